@@ -1,0 +1,81 @@
+"""Cold start in fresh processes, and the steady-state definition."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from edgetiming import report
+from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start, steady_state_index
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    n = 32
+    w = helper.make_tensor("w", TensorProto.FLOAT, [n, n], np.ones(n * n).tolist())
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", n])], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    path = tmp_path_factory.mktemp("models") / "mm.onnx"
+    onnx.save(model, path)
+    return str(path)
+
+
+def test_steady_state_index_on_known_sequences() -> None:
+    assert steady_state_index(np.array([50, 30, 20] + [10] * 40), window=5) == 3
+    assert steady_state_index(np.full(50, 7), window=5) == 0
+    # one lucky fast iteration inside the warmup does not count as steady
+    lucky = np.array([50, 10, 50, 50, 50, 50, 50] + [10] * 40)
+    assert steady_state_index(lucky, window=5) == 7
+    assert steady_state_index(np.array([10, 10, 10]), window=5) is None  # too short
+    # tolerance is relative to the reference median
+    ramp = np.array([13] * 5 + [10] * 40)
+    assert steady_state_index(ramp, window=5, tolerance=0.1) == 5
+    assert steady_state_index(ramp, window=5, tolerance=0.5) == 0
+
+
+def test_cold_start_splits_each_fresh_process_into_phases(model_file: str, tmp_path,
+                                                          monkeypatch) -> None:
+    run = cold_start(model_file, n_processes=2, input_shapes={"x": (1, 32)}, iters=60,
+                     window=10, session_config=SessionConfig(intra_op_num_threads=1))
+    assert isinstance(run, ColdStartRun) and len(run.processes) == 2
+    pids = {p.pid for p in run.processes}
+    assert len(pids) == 2 and os.getpid() not in pids
+    for p in run.processes:
+        phases = [p.interpreter_start_ns, p.import_numpy_ns, p.import_onnxruntime_ns,
+                  p.session_create_ns, p.first_inference_ns]
+        assert all(isinstance(v, int) and v > 0 for v in phases)
+        # the first result cannot come before the phases that precede it
+        assert p.spawn_to_first_result_ns >= sum(phases)
+        assert p.latency_ns.dtype == np.int64 and p.latency_ns.size == 61
+        if p.steady_iter is not None:
+            assert p.time_to_steady_ns == int(p.latency_ns[: p.steady_iter].sum())
+            assert p.spawn_to_steady_ns >= p.spawn_to_first_result_ns - p.first_inference_ns
+    assert run.settings["intra_op_num_threads"] == 1
+    assert run.phase_ns("session_create_ns").shape == (2,)
+    summary = run.summary()
+    assert summary["import_onnxruntime_ns"]["n"] == 2
+    row = summary["session_create_ns"]
+    assert row["min_ms"] <= row["median_ms"] <= row["max_ms"]
+    d = run.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["n_processes"] == 2 and "latency_ns" not in d["processes"][0]
+    monkeypatch.setenv(report.OUTPUT_ENV, str(tmp_path))
+    run.report("cold")
+    assert (tmp_path / "samples" / "cold.session_create.npy.gz").exists()
+    names = {json.loads(line)["name"] for line in (tmp_path / "metrics.jsonl").open()}
+    assert {"cold.import_onnxruntime_ms", "cold.first_inference_ms"} <= names
+
+
+def test_cold_start_reports_a_broken_model_clearly(tmp_path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(RuntimeError, match="measurement child failed"):
+        cold_start(str(bad), n_processes=1, iters=5)
