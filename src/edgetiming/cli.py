@@ -1,0 +1,134 @@
+"""The ``edgetiming`` command line, in workflow order: run, site, serve.
+
+Every command exits non-zero on failure with a message naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import executor, recipes
+
+__all__ = ["main"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .progress import ConsoleProgress, format_duration
+
+    try:
+        paths = [Path(p) for p in args.recipes] if args.recipes else recipes.discover(args.recipes_dir)
+        overrides = dict(recipes.parse_param_override(text) for text in args.param)
+    except recipes.RecipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        print(f"error: no such recipe file: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    if not paths:
+        print(f"error: no recipes found in {args.recipes_dir}/", file=sys.stderr)
+        return 2
+    options = executor.RunOptions(
+        results_dir=Path(args.results),
+        runner=args.runner,
+        quick=args.quick,
+        force=args.force,
+        overrides=overrides,
+        timeout_cell_s=args.timeout_cell,
+        timeout_recipe_s=args.timeout_recipe,
+    )
+    try:
+        outcomes = executor.run_recipes(paths, options, ConsoleProgress())
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    width = max(len(o.recipe) for o in outcomes)
+    print(f"\n{'recipe':<{width}}  {'status':<17} {'time':>7}  detail")
+    for o in outcomes:
+        detail = o.detail.splitlines()[0] if o.detail else ""
+        print(f"{o.recipe:<{width}}  {o.status:<17} {format_duration(o.duration_s):>7}  {detail}")
+    failed = [o for o in outcomes if o.failed]
+    mode = "quick" if args.quick else "full"
+    print(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} recipe(s) fine ({mode} mode); results in {args.results}/")
+    for o in failed:
+        print(f"\n--- {o.recipe}: {o.status}\n{o.detail}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from . import site
+
+    try:
+        report = site.build_site(
+            project_dir=Path(args.project),
+            results_dir=Path(args.results),
+            site_dir=Path(args.out),
+            primary_runner=args.primary,
+            run_mkdocs=not args.no_build,
+        )
+    except site.SiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.no_build:
+        print(f"pages generated; mkdocs config at {report.config_path}")
+    else:
+        index = (Path(args.out) / "index.html").resolve()
+        print(f"site built: {index}\nserve it with: edgetiming serve   (or open {index} in a browser)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import site
+
+    try:
+        return site.serve(
+            project_dir=Path(args.project), results_dir=Path(args.results), primary_runner=args.primary,
+            dev_addr=args.dev_addr,
+        )
+    except site.SiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute recipes on this machine and write results bundles")
+    run.add_argument("recipes", nargs="*", help="recipe files (default: every recipes/*.py)")
+    run.add_argument("--recipes-dir", default="recipes", help="where to discover recipes (default: recipes)")
+    run.add_argument("--results", default="results", help="results folder (default: results)")
+    run.add_argument("--runner", help="runner name (default: derived from the host name)")
+    run.add_argument("--quick", action="store_true", help="small budgets for previews and tests; results are labelled quick")
+    run.add_argument("--force", action="store_true", help="re-run even when the cached result is current")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a recipe parameter")
+    run.add_argument("--timeout-cell", type=float, metavar="S", help="per-cell timeout in seconds")
+    run.add_argument("--timeout-recipe", type=float, metavar="S", help="per-recipe timeout in seconds")
+    run.set_defaults(func=_run)
+
+    for name, helptext in (("site", "build the static site from results bundles"), ("serve", "preview the site with live reload")):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("--results", default="results", help="results folder (default: results)")
+        cmd.add_argument("--project", default=".", help="project root holding mkdocs.yml and docs/ (default: .)")
+        cmd.add_argument("--primary", help="runner whose results the recipe pages show (default: this host's)")
+        if name == "site":
+            cmd.add_argument("--out", default="site", help="output folder (default: site)")
+            cmd.add_argument("--no-build", action="store_true", help="generate pages only, do not run mkdocs")
+            cmd.set_defaults(func=_site)
+        else:
+            cmd.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on")
+            cmd.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

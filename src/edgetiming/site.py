@@ -1,0 +1,350 @@
+"""``edgetiming site``: turn results bundles into pages, then run ``mkdocs build --strict``.
+
+Generated pages go into ``docs/recipes/`` and ``docs/runners/`` (ignored by
+git) and a generated MkDocs config ``build/mkdocs.yml`` extends the
+project's ``mkdocs.yml`` with the nav of those pages. The executor never
+imports this module; this module only reads bundles through
+:mod:`edgetiming.store`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import nbformat
+import yaml
+
+from . import fingerprint, recipes, store
+
+__all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
+
+GENERATED_DIRS = ("recipes", "runners")
+_STATUS_CLASS = {
+    "OK": "ok", "CACHED": "ok", "EXPECTED_FAILURE": "warn", "FAILED": "bad", "TIMEOUT": "bad",
+    "KERNEL_DIED": "bad", "UNEXPECTED_PASS": "bad",
+}
+
+
+class SiteError(Exception):
+    """The site cannot be built; the message names the file and the fix."""
+
+
+@dataclass
+class SiteReport:
+    config_path: Path
+    primary_runner: str | None
+    pages: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _choose_primary(bundles: list[store.RunnerBundle], requested: str | None) -> str | None:
+    names = [b.runner for b in bundles]
+    if requested:
+        if requested not in names:
+            raise SiteError(
+                f"--primary {requested!r}: no results for that runner; runners with results: "
+                + (", ".join(names) or "none (run `edgetiming run` first)")
+            )
+        return requested
+    if not names:
+        return None
+    local = fingerprint.default_runner_name()
+    if local in names:
+        return local
+    if len(names) == 1:
+        return names[0]
+    raise SiteError(f"results hold several runners ({', '.join(names)}): choose one with --primary")
+
+
+def _format_value(metric: dict[str, Any]) -> str:
+    value = metric.get("value")
+    if value is None:
+        return "not measured"
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = str(value)
+    return f"{text} {metric.get('unit', '')}".strip()
+
+
+def _format_ci(metric: dict[str, Any]) -> str:
+    ci = metric.get("ci")
+    if not ci:
+        return ""
+    return f"[{ci[0]:.4g}, {ci[1]:.4g}] {metric.get('unit', '')}".strip()
+
+
+def _header_html(result: dict[str, Any], *, stale: bool, runner_href: str, downloads: dict[str, str]) -> str:
+    """The result header box shown above a recipe's executed notebook."""
+    status = result["status"]
+    sha = (result["git"].get("sha") or "unknown")[:10]
+    if result["git"].get("dirty"):
+        sha += " (uncommitted changes)"
+    mode = result["mode"]
+    rows = [
+        ("Runner", f'<a href="{_esc(runner_href)}">{_esc(result["runner"])}</a>'),
+        ("Run", f'{_esc(result["started_at"])} in {result["duration_s"]:.0f} s'),
+        ("Git", f"<code>{_esc(sha)}</code>"),
+        ("Mode", f'<span class="et-mode et-{mode}">{mode}</span>'
+                 + (" (small budgets: numbers are a preview, not a claim)" if mode == "quick" else "")),
+        ("Status", f'<span class="et-status et-{_STATUS_CLASS.get(status, "warn")}">{_esc(status)}</span>'),
+        ("Recipe version", f"<code>{_esc(result['recipe_version'])}</code>"
+                           + (" <strong>stale</strong>: the recipe changed since this run" if stale else "")),
+        ("Download", " · ".join(f'<a href="{_esc(href)}" download>{_esc(label)}</a>' for label, href in downloads.items())),
+    ]
+    parts = ['<div class="et-result" data-status="' + _esc(status) + '">', "<table>"]
+    parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
+    parts.append("</table>")
+    if result.get("error"):
+        parts.append(f'<p class="et-error"><strong>{_esc(result["error"]["kind"])}</strong>: '
+                     f'{_esc(result["error"]["message"])}</p>')
+    if result.get("checks"):
+        parts.append('<p><strong>SLO checklist on this runner</strong></p><ul class="et-checks">')
+        for check in result["checks"]:
+            verdict = check["verdict"]
+            parts.append(f'<li><span class="et-verdict et-{verdict.lower()}">{_esc(verdict)}</span> '
+                         f'{_esc(check["name"])}: {_esc(check["detail"])}</li>')
+        parts.append("</ul>")
+    if result.get("metrics"):
+        parts.append('<details><summary>Reported metrics</summary><table class="et-metrics">'
+                     "<tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>valid</th></tr>")
+        for name, metric in sorted(result["metrics"].items()):
+            valid = "yes" if metric.get("valid", True) else f'no: {_esc(metric.get("note", ""))}'
+            parts.append(
+                f"<tr><td><code>{_esc(name)}</code></td><td>{_esc(_format_value(metric))}</td>"
+                f"<td>{_esc(_format_ci(metric))}</td><td>{_esc(metric.get('n', ''))}</td><td>{valid}</td></tr>"
+            )
+        parts.append("</table></details>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(bundle_dir / result["run_dir"] / "notebook.ipynb", as_version=4)
+    at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(header))
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+    return nb
+
+
+def generate(
+    *, project_dir: Path, results_dir: Path, primary_runner: str | None = None, build_dir: Path | None = None,
+    site_dir: Path | None = None,
+) -> SiteReport:
+    """Write the generated pages and the MkDocs config; return what was generated."""
+    project_dir = project_dir.resolve()
+    docs_dir = project_dir / "docs"
+    base_config = project_dir / "mkdocs.yml"
+    if not base_config.is_file() or not docs_dir.is_dir():
+        raise SiteError(f"{project_dir}: needs mkdocs.yml and docs/; pass --project with the project root")
+    build_dir = (build_dir or project_dir / "build").resolve()
+    site_dir = (site_dir or project_dir / "site").resolve()
+    bundles, problems = store.load_results_dir(results_dir)
+    if not Path(results_dir).is_dir():
+        problems = [f"{results_dir}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"]
+    primary = _choose_primary(bundles, primary_runner)
+    for name in GENERATED_DIRS:
+        shutil.rmtree(docs_dir / name, ignore_errors=True)
+        (docs_dir / name).mkdir(parents=True)
+    report = SiteReport(config_path=build_dir / "mkdocs.yml", primary_runner=primary, problems=problems)
+
+    recipe_paths = recipes.discover(project_dir / "recipes") if (project_dir / "recipes").is_dir() else []
+    by_runner = {b.runner: b for b in bundles}
+    recipe_nav: list[Any] = ["recipes/index.md"]
+    index_rows = []
+    downloads_dir = docs_dir / "recipes" / "downloads"
+    downloads_dir.mkdir()
+    for path in recipe_paths:
+        try:
+            recipe = recipes.load(path)
+        except recipes.RecipeError as exc:
+            problems.append(str(exc))
+            continue
+        shutil.copyfile(path, downloads_dir / f"{recipe.slug}.py")
+        clean = jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent")
+        clean.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(clean, downloads_dir / f"{recipe.slug}.ipynb")
+        downloads = {f"{recipe.slug}.py": f"downloads/{recipe.slug}.py", f"{recipe.slug}.ipynb": f"downloads/{recipe.slug}.ipynb"}
+        result = by_runner[primary].results.get(recipe.slug) if primary else None
+        if result is None:
+            page = f"recipes/{recipe.slug}.md"
+            (docs_dir / page).write_text(
+                f"# {recipe.title}\n\nThis recipe has no result on runner `{primary or 'none'}` yet. "
+                f"Run it with `edgetiming run recipes/{recipe.slug}.py`.\n\n"
+                f"Download: [{recipe.slug}.py](downloads/{recipe.slug}.py) · "
+                f"[{recipe.slug}.ipynb](downloads/{recipe.slug}.ipynb)\n",
+                encoding="utf-8",
+            )
+            index_rows.append((recipe, None, page))
+        else:
+            stale = recipe.version(result["parameters"]) != result["recipe_version"]
+            header = _header_html(result, stale=stale, runner_href=f"../runners/{primary}.html", downloads=downloads)
+            nb = _recipe_notebook(result, by_runner[primary].bundle_dir(recipe.slug), header)
+            page = f"recipes/{recipe.slug}.ipynb"
+            nbformat.write(nb, docs_dir / page)
+            index_rows.append((recipe, result, page))
+        recipe_nav.append({recipe.title: page})
+        report.pages.append(page)
+    _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary)
+
+    runner_nav: list[Any] = ["runners/index.md"]
+    for bundle in bundles:
+        page = f"runners/{bundle.runner}.md"
+        (docs_dir / page).write_text(_runner_page(bundle), encoding="utf-8")
+        runner_nav.append({bundle.runner: page})
+        report.pages.append(page)
+    _write_runners_index(docs_dir / "runners" / "index.md", bundles, primary)
+
+    config = _load_base_config(base_config)
+    config["docs_dir"] = str(docs_dir)
+    config["site_dir"] = str(site_dir)
+    config["nav"] = _expand_nav(config.get("nav", []), {"recipes/index.md": recipe_nav, "runners/index.md": runner_nav})
+    build_dir.mkdir(parents=True, exist_ok=True)
+    store.atomic_write_bytes(report.config_path, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
+    return report
+
+
+def _load_base_config(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SiteError(f"{path}: not valid YAML ({exc}); tags like !!python/name are not supported here") from None
+    if not isinstance(config, dict):
+        raise SiteError(f"{path}: expected a mapping of MkDocs settings")
+    return config
+
+
+def _expand_nav(nav: list[Any], sections: dict[str, list[Any]]) -> list[Any]:
+    """Replace a nav entry pointing at a generated section index by the whole section."""
+    out: list[Any] = []
+    for entry in nav:
+        if isinstance(entry, dict) and len(entry) == 1:
+            (title, target), = entry.items()
+            if isinstance(target, str) and target in sections:
+                out.append({title: sections[target]})
+            elif isinstance(target, list):
+                out.append({title: _expand_nav(target, sections)})
+            else:
+                out.append(entry)
+        else:
+            out.append(entry)
+    return out
+
+
+def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: str | None) -> None:
+    lines = [
+        "# Recipes",
+        "",
+        "Each recipe is an executable experiment. The build runs it on a runner and this site shows",
+        f"what it measured. Results below are from runner **{primary or 'none yet'}**"
+        + (f" (see [its fingerprint](../runners/{primary}.md))." if primary else "."),
+        "",
+        "| Recipe | Status | Mode | Run | Duration |",
+        "|---|---|---|---|---|",
+    ]
+    for recipe, result, page in rows:
+        link = f"[{recipe.title}]({Path(page).name})"
+        if result is None:
+            lines.append(f"| {link} | not run | | | |")
+        else:
+            lines.append(
+                f"| {link} | {result['status']} | {result['mode']} | {result['started_at']} | {result['duration_s']:.0f} s |"
+            )
+    if not rows:
+        lines.append("| (no recipes found in recipes/) | | | | |")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _fmt_fp(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) if not isinstance(v, dict) else json.dumps(v, sort_keys=True) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt_fp(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _md_cell(value: Any) -> str:
+    return _esc(_fmt_fp(value)).replace("|", "\\|")
+
+
+def _runner_page(bundle: store.RunnerBundle) -> str:
+    fp = bundle.fingerprint
+    rows = [
+        ("CPU", fp["cpu"].get("model")),
+        ("Architecture", fp["cpu"].get("architecture")),
+        ("ISA flags", fp["cpu"].get("isa_flags")),
+        ("Logical cores", fp["cpu"].get("logical_cores")),
+        ("Usable cores", fp["cpu"].get("usable_cores", fingerprint.NOT_AVAILABLE)),
+        ("Memory", f"{fp['memory_bytes'] / 2**30:.1f} GiB" if isinstance(fp["memory_bytes"], int) else fp["memory_bytes"]),
+        ("OS", f"{fp['os'].get('distribution', '')} ({fp['os']['system']} {fp['os']['release']})"),
+        ("Python", fp["python"]["version"]),
+        ("onnxruntime", fp["onnxruntime"]["version"]),
+        ("Execution providers", fp["onnxruntime"]["providers"]),
+        ("Frequency governor", fp["frequency"]["governor"]),
+        ("Max frequency (kHz)", fp["frequency"]["max_frequency_khz"]),
+        ("Thermal zones", fp["thermal_zones"]),
+        ("GPUs", fp.get("gpus", fingerprint.NOT_AVAILABLE)),
+        ("Virtual machine", fp.get("virtualized", fingerprint.NOT_AVAILABLE)),
+        ("Fingerprint collected", fp["collected_at"]),
+    ]
+    lines = [f"# Runner `{bundle.runner}`", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {_md_cell(v)} |" for k, v in rows]
+    lines += ["", "## Results on this runner", ""]
+    if bundle.results:
+        lines += ["| Recipe | Status | Mode | Run |", "|---|---|---|---|"]
+        for slug, result in sorted(bundle.results.items()):
+            lines.append(f"| {_esc(result['title'])} (`{slug}`) | {result['status']} | {result['mode']} | {result['started_at']} |")
+    else:
+        lines.append("No results yet.")
+    return "\n".join(lines) + "\n"
+
+
+def _write_runners_index(path: Path, bundles: list[store.RunnerBundle], primary: str | None) -> None:
+    lines = ["# Runners", "", "A runner is a machine that executed the recipes. Its fingerprint records what can change a timing.", ""]
+    if not bundles:
+        lines.append("No runner has results yet: run `edgetiming run`.")
+    else:
+        lines += ["| Runner | CPU | Cores | onnxruntime | Results |", "|---|---|---|---|---|"]
+        for b in bundles:
+            mark = " (primary)" if b.runner == primary else ""
+            lines.append(
+                f"| [{b.runner}]({b.runner}.md){mark} | {_md_cell(b.fingerprint['cpu'].get('model'))} | "
+                f"{_md_cell(b.fingerprint['cpu'].get('logical_cores'))} | {_md_cell(b.fingerprint['onnxruntime']['version'])} | "
+                f"{len(b.results)} |"
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _mkdocs(args: list[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "mkdocs", *args])
+
+
+def build_site(
+    *, project_dir: Path, results_dir: Path, site_dir: Path, primary_runner: str | None = None, run_mkdocs: bool = True,
+) -> SiteReport:
+    """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails."""
+    report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir)
+    if run_mkdocs:
+        code = _mkdocs(["build", "--strict", "--quiet", "-f", str(report.config_path)])
+        if code != 0:
+            raise SiteError(f"mkdocs build --strict failed (exit {code}); the messages above name the page and the link")
+    return report
+
+
+def serve(*, project_dir: Path, results_dir: Path, primary_runner: str | None = None, dev_addr: str = "127.0.0.1:8000") -> int:
+    """Generate the pages and run ``mkdocs serve`` on them; edits under docs/ reload live."""
+    report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner)
+    return _mkdocs(["serve", "-f", str(report.config_path), "--dev-addr", dev_addr])
