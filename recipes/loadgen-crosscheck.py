@@ -68,7 +68,7 @@ def fmt_ci(ci):
 for a in check.agreements:
     print(f"{a.scenario:<13}{'P' + format(a.percentile * 100, 'g'):>6}{a.harness_ns / 1e6:>12.3f}"
           f"{fmt_ci(a.harness_ci_ns):>22}{(a.loadgen_ns or float('nan')) / 1e6:>12.3f}"
-          f"{fmt_ci(a.loadgen_ci_ns):>22}{str(a.loadgen_rank_consistent):>9}{str(a.agree):>7}")
+          f"{fmt_ci(a.loadgen_ci_ns):>22}{a.loadgen_rank_consistent!s:>9}{a.agree!s:>7}")
 check.report("crosscheck")
 first = check.scenarios["SingleStream"].harness_runs[0]
 report.metric("harness.overhead_fraction", first.overhead_fraction,

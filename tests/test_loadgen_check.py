@@ -90,7 +90,8 @@ def test_crosscheck_runs_both_tools_on_one_session(tmp_path, monkeypatch) -> Non
         assert a.loadgen_rank_consistent is True
         assert a.harness_ns > 0 and a.loadgen_ns > 0
         assert a.harness_ci_ns[0] <= a.harness_ns <= a.harness_ci_ns[1]
-        overlap = a.harness_ci_ns[0] <= a.loadgen_ci_ns[1] and a.loadgen_ci_ns[0] <= a.harness_ci_ns[1]
+        (h_lo, h_hi), (l_lo, l_hi) = a.harness_ci_ns, a.loadgen_ci_ns
+        overlap = h_lo <= l_hi and l_lo <= h_hi
         assert a.agree is overlap
     assert cc.all_agree is all(a.agree for a in cc.agreements)
     assert (tmp_path / "logs" / "Server-1" / "mlperf_log_summary.txt").exists()

@@ -32,7 +32,8 @@ class StallingWorkload:
     """2 ms of CPU per call; call number ``stall_at`` first sleeps ``stall_ms``."""
 
     def __init__(self, service_ms: float = 2.0, stall_at: int = 30, stall_ms: float = 200.0):
-        self.calls, self.service_ms, self.stall_at, self.stall_ms = 0, service_ms, stall_at, stall_ms
+        self.calls, self.service_ms = 0, service_ms
+        self.stall_at, self.stall_ms = stall_at, stall_ms
 
     def __call__(self) -> None:
         if self.calls == self.stall_at:

@@ -391,7 +391,10 @@ class ColdStartRun:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "cold_start", "model": self.model, "n_processes": len(self.processes),
+        from edgetiming.measure import RUN_SCHEMA_VERSION
+
+        return {"kind": "cold_start", "schema_version": RUN_SCHEMA_VERSION, "model": self.model,
+                "n_processes": len(self.processes),
                 "steady_window": self.window, "steady_tolerance": self.tolerance,
                 "settings": self.settings, "summary": self.summary(),
                 "processes": [p.to_dict() for p in self.processes]}

@@ -283,7 +283,9 @@ class ScenarioCheck:
     def loadgen_ns(self) -> np.ndarray | None:
         """LoadGen's per-query latencies of all blocks (None when a trace is missing)."""
         parts = [r.latency_ns for r in self.loadgen_runs]
-        return None if any(x is None for x in parts) else np.concatenate(parts)  # type: ignore[arg-type]
+        if any(x is None for x in parts):
+            return None
+        return np.concatenate(parts)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "harness": [r.to_dict() for r in self.harness_runs],
@@ -329,7 +331,10 @@ class CrossCheck:
         return all(a.agree for a in self.agreements)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "loadgen_crosscheck", "model": self.model, "settings": self.settings,
+        from edgetiming.measure import RUN_SCHEMA_VERSION
+
+        return {"kind": "loadgen_crosscheck", "schema_version": RUN_SCHEMA_VERSION,
+                "model": self.model, "settings": self.settings,
                 "scenarios": {k: v.to_dict() for k, v in self.scenarios.items()},
                 "agreements": [a.to_dict() for a in self.agreements],
                 "all_agree": self.all_agree}

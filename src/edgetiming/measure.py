@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 OVERHEAD_LIMIT = 0.01  # measurement.md section 6: overhead above 1% of P50 invalidates
+RUN_SCHEMA_VERSION = 1  # of every run's to_dict(); bump it and migrate when the keys change
 _CALL_PATHS = ("session.run", "io_binding", "callable")
 _OVERHEAD_CACHE: dict[tuple[str, str], OverheadEstimate] = {}
 
@@ -84,7 +85,8 @@ def _loop_run(out: np.ndarray, start: int, stop: int, run: Callable[..., Any], f
         out[i] = perf() - t0
 
 
-def _loop_iob(out: np.ndarray, start: int, stop: int, run_iob: Callable[..., Any], bind: Any) -> None:
+def _loop_iob(out: np.ndarray, start: int, stop: int, run_iob: Callable[..., Any],
+              bind: Any) -> None:
     perf = time.perf_counter_ns
     for i in range(start, stop):
         t0 = perf()
@@ -348,9 +350,15 @@ class ClosedLoopRun:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, JSON-ready."""
+        import hashlib
+
+        from edgetiming.report import encode_samples
+
         return {
             "kind": "closed_loop",
+            "schema_version": RUN_SCHEMA_VERSION,
             "n_total": int(self.latency_ns.size),
+            "samples_sha256": hashlib.sha256(encode_samples(self.latency_ns)).hexdigest(),
             "warmup_iters": int(self.warmup_iters),
             "stop_reason": self.stop_reason,
             "target_percentile": self.target_percentile,
@@ -438,7 +446,8 @@ def _drive(
                 chunk = min(max(chunk, (n - warmup_iters) // 4), 100_000)
                 if target_rel_ci_width is not None and n - warmup_iters >= min_n:
                     q = stats.quantile_ci(out[warmup_iters:n], target_percentile, confidence)
-                    if q.bounded and q.value > 0 and (q.upper - q.lower) / q.value <= target_rel_ci_width:
+                    width = (q.upper - q.lower) / q.value if q.value > 0 else float("inf")
+                    if q.bounded and width <= target_rel_ci_width:
                         reason = "ci_width"
                 if not reason and t_stop is not None and time.perf_counter_ns() >= t_stop:
                     reason = "max_duration" if target_rel_ci_width is not None else "duration"

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edgetiming.measure import timing_gc_off
+from edgetiming.measure import RUN_SCHEMA_VERSION, timing_gc_off
 from edgetiming.resources import ResourceMeter, ResourceUsage
 
 __all__ = ["PipelineRun", "run_pipeline"]
@@ -88,7 +88,8 @@ class PipelineRun:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "pipeline", "stages": self.stage_names, "n_items": self.n_items,
+            "kind": "pipeline", "schema_version": RUN_SCHEMA_VERSION, "stages": self.stage_names,
+            "n_items": self.n_items,
             "warmup_items": self.warmup_items,
             "summaries": {k: v.to_dict() for k, v in self.summaries().items()},
             "budget": self.budget(),

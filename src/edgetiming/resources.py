@@ -32,25 +32,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "NOT_AVAILABLE",
-    "EnergyMeter",
-    "EnergyReading",
-    "ResourceMeter",
-    "ResourceUsage",
-    "Signal",
-    "ThrottleSignals",
-    "parse_nvidia_clock_reasons",
-    "parse_nvidia_power",
-    "parse_pmic_read_adc",
-    "parse_vcgencmd_throttled",
-    "peak_rss_bytes",
-    "throttle_seen",
-    "throttle_signals",
+    "NOT_AVAILABLE", "EnergyMeter", "EnergyReading", "ResourceMeter", "ResourceUsage", "Signal",
+    "ThrottleSignals", "parse_nvidia_clock_reasons", "parse_nvidia_power", "parse_pmic_read_adc",
+    "parse_vcgencmd_throttled", "peak_rss_bytes", "throttle_seen", "throttle_signals",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -182,16 +171,11 @@ class ResourceMeter:
         """The usage of the block, divided over ``n_inferences`` calls."""
         if self._t1 is None:
             raise RuntimeError("ResourceMeter.usage() is only available after the with-block")
-        return ResourceUsage(
-            user_s=self._ru1.ru_utime - self._ru0.ru_utime,
-            system_s=self._ru1.ru_stime - self._ru0.ru_stime,
-            wall_s=(self._t1 - self._t0) / 1e9,
-            n_inferences=int(n_inferences),
-            # ru_maxrss is updated lazily by the kernel; never report a peak below a reading.
-            peak_rss_bytes=max(peak_rss_bytes(), self._rss_start or 0, self._rss_end or 0),
-            rss_start_bytes=self._rss_start,
-            rss_end_bytes=self._rss_end,
-        )
+        # ru_maxrss is updated lazily by the kernel; never report a peak below a reading.
+        peak = max(peak_rss_bytes(), self._rss_start or 0, self._rss_end or 0)
+        return ResourceUsage(self._ru1.ru_utime - self._ru0.ru_utime,
+                             self._ru1.ru_stime - self._ru0.ru_stime, (self._t1 - self._t0) / 1e9,
+                             int(n_inferences), peak, self._rss_start, self._rss_end)
 
 
 # --------------------------------------------------------------------------- throttle signals
@@ -217,9 +201,8 @@ class ThrottleSignals:
         return any(s.flagged for s in self.signals.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: asdict(sig) for name, sig in self.signals.items()} | {
-            "throttled": self.throttled
-        }
+        out = {name: asdict(sig) for name, sig in self.signals.items()}
+        return out | {"throttled": self.throttled}
 
 
 def parse_vcgencmd_throttled(text: str) -> Signal:
@@ -262,17 +245,20 @@ def parse_nvidia_clock_reasons(text: str) -> Signal:
                   flagged=bool(reasons))
 
 
-def _cpufreq(root: str | Path) -> Signal:
-    paths = sorted(glob.glob(_sys(root, "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq")))
-    if not paths:
-        return Signal(False, NOT_AVAILABLE, "no cpufreq scaling_cur_freq exposed")
-    freqs = {}
-    for p in paths:
+def _per_cpu(root: str | Path, leaf: str, scale: int) -> dict[str, int]:
+    """Integer sysfs values per CPU, e.g. ``cpufreq/scaling_cur_freq`` (kHz, scale 1000)."""
+    out = {}
+    for p in sorted(glob.glob(_sys(root, f"/sys/devices/system/cpu/cpu[0-9]*/{leaf}"))):
         text = _read(p)
         if text and text.isdigit():
-            freqs[Path(p).parent.parent.name] = int(text) * 1000  # kHz -> Hz
+            out[Path(p).parent.parent.name] = int(text) * scale
+    return out
+
+
+def _cpufreq(root: str | Path) -> Signal:
+    freqs = _per_cpu(root, "cpufreq/scaling_cur_freq", 1000)  # kHz -> Hz
     if not freqs:
-        return Signal(False, NOT_AVAILABLE, "scaling_cur_freq unreadable")
+        return Signal(False, NOT_AVAILABLE, "no cpufreq scaling_cur_freq exposed")
     return Signal(True, freqs, "current frequency per CPU in Hz")
 
 
@@ -300,12 +286,7 @@ def _thermal(root: str | Path) -> Signal:
 
 
 def _core_throttle(root: str | Path) -> Signal:
-    pattern = "/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle/core_throttle_count"
-    counts = {}
-    for p in sorted(glob.glob(_sys(root, pattern))):
-        text = _read(p)
-        if text and text.isdigit():
-            counts[Path(p).parent.parent.name] = int(text)
+    counts = _per_cpu(root, "thermal_throttle/core_throttle_count", 1)
     if not counts:
         return Signal(False, NOT_AVAILABLE, "no Intel thermal_throttle counters exposed")
     return Signal(True, counts, "throttle events since boot per CPU; compare before and after")
@@ -325,8 +306,8 @@ def throttle_signals(
     Example
     -------
     >>> sig = throttle_signals()
-    >>> sorted(sig.signals)
-    ['core_throttle_count', 'cpufreq', 'nvidia_clock_event_reasons', 'thermal_zones', 'vcgencmd_throttled']
+    >>> len(sig.signals), isinstance(sig.throttled, bool)
+    (5, True)
     """
     run = run_command or _run
     pi = run(["vcgencmd", "get_throttled"])
@@ -334,17 +315,13 @@ def throttle_signals(
     if nv is None or "0x" not in nv:  # drivers before 535 call it clocks_throttle_reasons
         nv = run(["nvidia-smi", "--query-gpu=clocks_throttle_reasons.active",
                   "--format=csv,noheader"])
-    return ThrottleSignals(
-        {
-            "cpufreq": _cpufreq(root),
-            "thermal_zones": _thermal(root),
-            "core_throttle_count": _core_throttle(root),
-            "vcgencmd_throttled": parse_vcgencmd_throttled(pi) if pi is not None
-            else Signal(False, NOT_AVAILABLE, "vcgencmd not found"),
-            "nvidia_clock_event_reasons": parse_nvidia_clock_reasons(nv) if nv is not None
-            else Signal(False, NOT_AVAILABLE, "nvidia-smi not found"),
-        }
-    )
+    return ThrottleSignals({
+        "cpufreq": _cpufreq(root), "thermal_zones": _thermal(root),
+        "core_throttle_count": _core_throttle(root),
+        "vcgencmd_throttled": parse_vcgencmd_throttled(pi) if pi is not None
+        else Signal(False, NOT_AVAILABLE, "vcgencmd not found"),
+        "nvidia_clock_event_reasons": parse_nvidia_clock_reasons(nv) if nv is not None
+        else Signal(False, NOT_AVAILABLE, "nvidia-smi not found")})
 
 
 def throttle_seen(before: ThrottleSignals, after: ThrottleSignals) -> tuple[bool, list[str]]:
@@ -382,20 +359,16 @@ def parse_pmic_read_adc(text: str) -> float | None:
     >>> parse_pmic_read_adc("VDD_CORE_A current(7)=2.0A\\nVDD_CORE_V volt(15)=0.8V")
     1.6
     """
-    amps: dict[str, float] = {}
-    volts: dict[str, float] = {}
-    for name, kind, value in re.findall(
-        r"(\S+)_([AV])\s+(?:current|volt)\(\d+\)=\s*([-+0-9.eE]+)\s*[AV]", text or ""
-    ):
-        (amps if kind == "A" else volts)[name] = float(value)
-    rails = sorted(set(amps) & set(volts))
-    if not rails:
-        return None
-    return round(sum(amps[r] * volts[r] for r in rails), 9)
+    read: dict[str, dict[str, float]] = {"A": {}, "V": {}}
+    pattern = r"(\S+)_([AV])\s+(?:current|volt)\(\d+\)=\s*([-+0-9.eE]+)\s*[AV]"
+    for name, kind, value in re.findall(pattern, text or ""):
+        read[kind][name] = float(value)
+    rails = sorted(set(read["A"]) & set(read["V"]))
+    return round(sum(read["A"][r] * read["V"][r] for r in rails), 9) if rails else None
 
 
 def parse_nvidia_power(text: str) -> float | None:
-    """Total GPU power in watts from ``nvidia-smi --query-gpu=power.draw --format=csv,noheader,nounits``.
+    """Total GPU power in watts from ``nvidia-smi --query-gpu=power.draw`` (csv, no units).
 
     One number per GPU line; ``[N/A]`` lines are skipped. None when no GPU reports.
 
@@ -404,14 +377,8 @@ def parse_nvidia_power(text: str) -> float | None:
     >>> parse_nvidia_power("77.12\\n80.00\\n")
     157.12
     """
-    values = []
-    for line in (text or "").splitlines():
-        line = line.strip().removesuffix("W").strip()
-        try:
-            values.append(float(line))
-        except ValueError:
-            continue
-    return round(sum(values), 6) if values else None
+    found = re.findall(r"^\s*([-+]?[0-9.]+)\s*W?\s*$", text or "", flags=re.MULTILINE)
+    return round(sum(float(v) for v in found), 6) if found else None
 
 
 @dataclass
@@ -510,12 +477,7 @@ class EnergyMeter:
             return "no Jetson INA3221 sensors under /sys/bus/i2c/drivers/ina3221*"
         total = [r for r in rails if r.upper() in ("VDD_IN", "POM_5V_IN")]
         chosen = [rails[total[0]]] if total else list(rails.values())
-
-        def power() -> float | None:
-            vals = [f() for f in chosen]
-            return None if any(v is None for v in vals) else float(sum(vals))  # type: ignore[arg-type]
-
-        return power
+        return lambda: _sum_or_none([f() for f in chosen])
 
     def _command_power(
         self, cmd: list[str], parse: Callable[[str], float | None]
@@ -524,36 +486,41 @@ class EnergyMeter:
             return f"`{' '.join(cmd)}` not available or gave no power reading"
         return lambda: parse(self._runcmd(cmd) or "")
 
+    def _open(self, src: str) -> str | None:
+        """Prepare one source: None when it is ready, else why it is not available."""
+        if src == "rapl":
+            zones = self._rapl_zones()
+            if not zones:
+                return "no Intel RAPL zones under /sys/class/powercap"
+            first = self._rapl_read(zones)
+            if isinstance(first, str):
+                return first
+            self._rapl, self._rapl0 = zones, first
+            return None
+        if src == "jetson_ina":
+            got = self._jetson_power()
+        elif src == "pi_pmic":
+            got = self._command_power(["vcgencmd", "pmic_read_adc"], parse_pmic_read_adc)
+        else:
+            got = self._command_power(
+                ["nvidia-smi", "--query-gpu=power.draw", "--format=csv,noheader,nounits"],
+                parse_nvidia_power)
+        if isinstance(got, str):
+            return got
+        self._power = got
+        return None
+
     # -- context manager ---------------------------------------------------
     def __enter__(self) -> EnergyMeter:  # noqa: PYI034 - Self needs Python 3.11
         self._result, self.source, self._power = None, None, None
         self._why: list[str] = []
         self._samples: list[tuple[int, float]] = []
         for src in self.sources:
-            if src == "rapl":
-                zones = self._rapl_zones()
-                if not zones:
-                    self._why.append("no Intel RAPL zones under /sys/class/powercap")
-                    continue
-                first = self._rapl_read(zones)
-                if isinstance(first, str):
-                    self._why.append(first)
-                    continue
-                self.source, self._rapl, self._rapl0 = src, zones, first
+            why = self._open(src)
+            if why is None:
+                self.source = src
                 break
-            if src == "jetson_ina":
-                got = self._jetson_power()
-            elif src == "pi_pmic":
-                got = self._command_power(["vcgencmd", "pmic_read_adc"], parse_pmic_read_adc)
-            else:
-                got = self._command_power(
-                    ["nvidia-smi", "--query-gpu=power.draw", "--format=csv,noheader,nounits"],
-                    parse_nvidia_power)
-            if isinstance(got, str):
-                self._why.append(got)
-                continue
-            self.source, self._power = src, got
-            break
+            self._why.append(why)
         self._t0 = time.perf_counter_ns()
         if self._power is not None:
             self._sample()
@@ -584,13 +551,8 @@ class EnergyMeter:
             if isinstance(end, str):
                 self._result = EnergyReading(False, "rapl", duration_s=duration_s, reason=end)
                 return
-            total_uj = 0
-            for z, e1 in end.items():
-                delta = e1 - self._rapl0[z]
-                if delta < 0:  # the counter wrapped around
-                    rng = _read(os.path.join(z, "max_energy_range_uj"))
-                    delta += int(rng) if rng and rng.isdigit() else 0
-                total_uj += delta
+            total_uj = sum(e1 - self._rapl0[z] + (_wrap(z) if e1 < self._rapl0[z] else 0)
+                           for z, e1 in end.items())
             self._result = EnergyReading(True, "rapl", total_uj / 1e6, duration_s)
             return
         self._stop.set()
@@ -610,9 +572,17 @@ class EnergyMeter:
         """The energy of the block, with ``n_inferences`` for joules per inference."""
         if self._result is None:
             raise RuntimeError("EnergyMeter.reading() is only available after the with-block")
-        r = self._result
-        return EnergyReading(r.available, r.source, r.energy_j, r.duration_s, int(n_inferences),
-                             r.reason, r.n_power_samples)
+        return replace(self._result, n_inferences=int(n_inferences))
+
+
+def _sum_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
+
+
+def _wrap(zone: str) -> int:
+    """The range a RAPL counter wraps around at (added when the end reads below the start)."""
+    rng = _read(os.path.join(zone, "max_energy_range_uj"))
+    return int(rng) if rng and rng.isdigit() else 0
 
 
 def _number(path: str) -> float | None:
