@@ -17,9 +17,10 @@ whatever unit they are given.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -216,10 +217,9 @@ class QuantileEstimate:
         """The same estimate with values multiplied by ``factor`` (> 0), e.g. ns -> ms."""
         if factor <= 0:
             raise ValueError("factor must be > 0")
-        return QuantileEstimate(
-            self.p, self.value * factor, self.lower * factor, self.upper * factor, self.n,
-            self.confidence, self.lower_rank, self.upper_rank, self.valid, self.coverage,
-            self.rank)
+        return replace(
+            self, value=self.value * factor, lower=self.lower * factor, upper=self.upper * factor
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict; infinite bounds become ``None``."""
@@ -250,18 +250,12 @@ def quantile_ci(values: ArrayLike, p: float, confidence: float = 0.95) -> Quanti
     lo, up, coverage = _ci_ranks(n, p, confidence)
     idx = sorted({k} | ({lo - 1} if lo >= 1 else set()) | ({up - 1} if up <= n else set()))
     part = np.partition(x, idx)
+    lr, ur = (lo if lo >= 1 else None), (up if up <= n else None)
+    lower = -math.inf if lr is None else float(part[lr - 1])
+    upper = math.inf if ur is None else float(part[ur - 1])
+    valid = n >= min_samples(p, confidence)
     return QuantileEstimate(
-        p=p,
-        value=float(part[k]),
-        lower=float(part[lo - 1]) if lo >= 1 else -math.inf,
-        upper=float(part[up - 1]) if up <= n else math.inf,
-        n=n,
-        confidence=confidence,
-        lower_rank=lo if lo >= 1 else None,
-        upper_rank=up if up <= n else None,
-        valid=n >= min_samples(p, confidence),
-        coverage=coverage,
-        rank=k + 1,
+        p, float(part[k]), lower, upper, n, confidence, lr, ur, valid, coverage, k + 1
     )
 
 
@@ -317,13 +311,12 @@ class LatencySummary:
         def clean(v: float) -> float | None:
             return float(v) if math.isfinite(v) else None
 
-        d: dict[str, Any] = {
-            "n": self.n, "mean_ms": clean(self.mean_ms), "std_ms": clean(self.std_ms),
-            "cv": clean(self.cv), "min_ms": clean(self.min_ms), "max_ms": clean(self.max_ms),
-            "median_ms": clean(self.median_ms), "confidence": self.confidence,
-            "estimator": "nearest rank, 0-based index floor(n*p)",
-            "ci_method": "exact order-statistic (binomial) interval",
-        }
+        d: dict[str, Any] = {"n": self.n}
+        for key in ("mean_ms", "std_ms", "cv", "min_ms", "max_ms", "median_ms"):
+            d[key] = clean(getattr(self, key))
+        d["confidence"] = self.confidence
+        d["estimator"] = "nearest rank, 0-based index floor(n*p)"
+        d["ci_method"] = "exact order-statistic (binomial) interval"
         for q in self.percentiles:
             key = percentile_label(q.p)
             d[f"{key}_ms"] = clean(q.value)
@@ -355,18 +348,12 @@ def summarize(
     n = x.size
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if n > 1 else 0.0
-    if mean != 0:
-        cv = std / abs(mean)
-    else:
-        cv = 0.0 if std == 0 else math.inf
+    cv = std / abs(mean) if mean != 0 else (0.0 if std == 0 else math.inf)
     xs = np.sort(x)
-    ests = []
-    for p in percentiles:
-        ests.append(quantile_ci(xs, p, confidence))
-    return LatencySummary(
-        n=n, mean_ms=mean, std_ms=std, cv=cv, min_ms=float(xs[0]), max_ms=float(xs[-1]),
-        median_ms=float(xs[nearest_rank_index(n, 0.5)]), confidence=confidence,
-        percentiles=tuple(ests))
+    ests = [quantile_ci(xs, p, confidence) for p in percentiles]
+    median = float(xs[nearest_rank_index(n, 0.5)])
+    lo, hi = float(xs[0]), float(xs[-1])
+    return LatencySummary(n, mean, std, cv, lo, hi, median, confidence, tuple(ests))
 
 
 @dataclass(frozen=True)
@@ -391,8 +378,9 @@ class SloVerdict:
         return d
 
 
-def _extra_samples(xs_ms: np.ndarray, p: float, deadline_ms: float,
-                   confidence: float) -> int | None:
+def _extra_samples(
+    xs_ms: np.ndarray, p: float, deadline_ms: float, confidence: float
+) -> int | None:
     """Further samples after which the CI would clear the deadline if the empirical
     distribution held, or None when no sample count decides it.
 
@@ -434,8 +422,9 @@ def _extra_samples(xs_ms: np.ndarray, p: float, deadline_ms: float,
     return total - n
 
 
-def slo_verdict(latency_ns: ArrayLike, percentile: float, deadline_ms: float,
-                confidence: float = 0.95) -> SloVerdict:
+def slo_verdict(
+    latency_ns: ArrayLike, percentile: float, deadline_ms: float, confidence: float = 0.95
+) -> SloVerdict:
     """PASS / FAIL / INCONCLUSIVE for the claim "the ``percentile`` latency <= deadline".
 
     PASS iff the CI's upper bound <= ``deadline_ms``; FAIL iff its lower bound >
@@ -456,30 +445,29 @@ def slo_verdict(latency_ns: ArrayLike, percentile: float, deadline_ms: float,
     xs = np.sort(_as_array(latency_ns, "latency_ns") / _NS_PER_MS)
     est = quantile_ci(xs, p, confidence)
     name, conf_txt = percentile_label(p).upper(), f"{confidence:.0%}"
+    d_txt, extra = f"{deadline_ms:g}", None
     if est.upper <= deadline_ms:
-        return SloVerdict("PASS", p, deadline_ms, confidence, est, None,
-                          f"{name} upper {conf_txt} bound {_fmt(est.upper)} ms (rank "
-                          f"{est.upper_rank} of {est.n}) <= deadline {_fmt(deadline_ms)} ms")
-    if est.lower > deadline_ms:
-        return SloVerdict("FAIL", p, deadline_ms, confidence, est, None,
-                          f"{name} lower {conf_txt} bound {_fmt(est.lower)} ms (rank "
-                          f"{est.lower_rank} of {est.n}) > deadline {_fmt(deadline_ms)} ms")
-    ci = f"{conf_txt} CI [{_fmt(est.lower)}, {_fmt(est.upper)}] ms"
-    if est.value == deadline_ms:
-        extra = None
-        why = (f"{name} = {_fmt(est.value)} ms equals the deadline; no number of samples "
-               "decides it if the distribution holds")
+        verdict = "PASS"
+        why = f"{name} upper {conf_txt} bound {_fmt(est.upper)} ms (rank {est.upper_rank} of "
+        why += f"{est.n}) <= deadline {d_txt} ms"
+    elif est.lower > deadline_ms:
+        verdict = "FAIL"
+        why = f"{name} lower {conf_txt} bound {_fmt(est.lower)} ms (rank {est.lower_rank} of "
+        why += f"{est.n}) > deadline {d_txt} ms"
     else:
-        extra = _extra_samples(xs, p, deadline_ms, confidence)
-        if extra is None:
-            why = "no feasible number of further samples decides it if the distribution holds"
+        verdict = "INCONCLUSIVE"
+        why = f"{name} {conf_txt} CI [{_fmt(est.lower)}, {_fmt(est.upper)}] ms contains the "
+        why += f"deadline {d_txt} ms; "
+        if est.upper_rank is None and est.n < min_samples(p, confidence):
+            why += f"n={est.n} is below the {min_samples(p, confidence)} samples {name} needs; "
+        if est.value == deadline_ms:
+            why += f"{name} equals the deadline, so no number of samples decides it"
+        elif (extra := _extra_samples(xs, p, deadline_ms, confidence)) is None:
+            why += "no feasible number of further samples decides it"
         else:
-            why = (f"about {extra:,} more samples would decide it if the distribution holds "
-                   f"({name} now {_fmt(est.value)} ms)")
-    if est.upper_rank is None and est.n < min_samples(p, confidence):
-        ci += f"; n={est.n} is below the {min_samples(p, confidence)} samples {name} needs"
-    return SloVerdict("INCONCLUSIVE", p, deadline_ms, confidence, est, extra,
-                      f"{ci} contains the deadline {_fmt(deadline_ms)} ms; {why}")
+            why += f"about {extra:,} more samples would decide it if the distribution holds "
+            why += f"({name} now {_fmt(est.value)} ms)"
+    return SloVerdict(verdict, p, deadline_ms, confidence, est, extra, why)
 
 
 @dataclass(frozen=True)
@@ -491,8 +479,7 @@ class Validity:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"valid": self.valid, "reasons": list(self.reasons),
-                "warnings": list(self.warnings)}
+        return {"valid": self.valid, "reasons": list(self.reasons), "warnings": list(self.warnings)}
 
 
 def validity(
@@ -523,23 +510,29 @@ def validity(
         if summary.n < need:
             reasons.append(
                 f"n={summary.n} is below the {need} samples needed to bound "
-                f"{percentile_label(p).upper()} at {conf:.0%} confidence (ln(alpha)/ln(p))")
+                f"{percentile_label(p).upper()} at {conf:.0%} confidence (ln(alpha)/ln(p))"
+            )
     if summary.cv > CV_LIMIT and not cv_explained:
-        reasons.append(f"CV {summary.cv:.1%} exceeds {CV_LIMIT:.0%} and no explanation "
-                       "was recorded")
+        reasons.append(
+            f"CV {summary.cv:.1%} exceeds {CV_LIMIT:.0%} and no explanation was recorded"
+        )
     if throttle_seen:
         reasons.append("a throttle signal was seen during the run")
     if overhead_ns is not None:
         p50_ns = summary.median_ms * _NS_PER_MS
         if p50_ns <= 0 or overhead_ns > OVERHEAD_LIMIT * p50_ns:
             share = overhead_ns / p50_ns if p50_ns > 0 else math.inf
-            reasons.append(f"harness overhead {overhead_ns:,.0f} ns is {share:.2%} of P50 "
-                           f"(limit {OVERHEAD_LIMIT:.0%})")
+            reasons.append(
+                f"harness overhead {overhead_ns:,.0f} ns is {share:.2%} of P50 "
+                f"(limit {OVERHEAD_LIMIT:.0%})"
+            )
     if summary.mean_ms > 0:
         for label, v in (("min", summary.min_ms), ("max", summary.max_ms)):
             if abs(v - summary.mean_ms) >= 0.5 * summary.mean_ms:
-                warnings.append(f"{label} {_fmt(v)} ms is at least 50% away from the mean "
-                                f"{_fmt(summary.mean_ms)} ms")
+                warnings.append(
+                    f"{label} {_fmt(v)} ms is at least 50% away from the mean "
+                    f"{_fmt(summary.mean_ms)} ms"
+                )
     return Validity(not reasons, tuple(reasons), tuple(warnings))
 
 
