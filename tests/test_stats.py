@@ -320,6 +320,19 @@ def test_too_few_samples_cannot_pass_but_can_fail() -> None:
     assert slo_verdict(slow, 0.99, 10.0).verdict == "FAIL"
 
 
+def test_dropped_requests_count_as_infinitely_late() -> None:
+    x = np.full(1000, 5.0 * MS)
+    x[::50] = math.inf  # 2% dropped: P99 cannot meet any deadline
+    assert quantile(x, 0.99) == math.inf
+    v = slo_verdict(x, 0.99, 100.0)
+    assert v.verdict == "FAIL" and v.estimate.lower == math.inf
+    assert slo_verdict(x, 0.95, 10.0).verdict == "PASS"
+    with pytest.raises(ValueError):
+        summarize(x)
+    with pytest.raises(ValueError):
+        quantile([1.0, -math.inf], 0.5)
+
+
 def test_verdict_to_dict_is_json() -> None:
     v = slo_verdict(np.full(100, MS), 0.99, 50.0)
     json.dumps(v.to_dict(), allow_nan=False)

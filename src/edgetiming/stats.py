@@ -11,7 +11,8 @@ across processes too (Kalibera & Jones, ISMM 2013).
 
 Inputs named ``latency_ns`` are nanoseconds (int64 as measured); results named
 ``*_ms`` are milliseconds. ``quantile``/``quantile_ci``/``upper_bound`` work in
-whatever unit they are given.
+whatever unit they are given. They, ``slo_verdict`` and ``miss_rate`` accept
+``+inf`` for a dropped request (infinitely late); ``summarize`` needs finite values.
 """
 
 from __future__ import annotations
@@ -66,12 +67,14 @@ def _check_confidence(confidence: float) -> float:
     return confidence
 
 
-def _as_array(values: ArrayLike, what: str = "values") -> np.ndarray:
+def _as_array(values: ArrayLike, what: str = "values", *, inf_ok: bool = True) -> np.ndarray:
+    """Float64 copy; ``+inf`` (a dropped request: infinitely late) is allowed where
+    order statistics are all that is computed, NaN and ``-inf`` never."""
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0:
         raise ValueError(f"{what} is empty: at least one sample is needed")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what} contains NaN or infinite entries")
+    if np.isnan(x).any() or np.isneginf(x).any() or (not inf_ok and np.isinf(x).any()):
+        raise ValueError(f"{what} contains NaN or {'-inf' if inf_ok else 'infinite'} entries")
     return x
 
 
@@ -344,7 +347,7 @@ def summarize(
     (2.0, True)
     """
     confidence = _check_confidence(confidence)
-    x = _as_array(latency_ns, "latency_ns") / _NS_PER_MS
+    x = _as_array(latency_ns, "latency_ns", inf_ok=False) / _NS_PER_MS
     n = x.size
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if n > 1 else 0.0
@@ -452,7 +455,8 @@ def slo_verdict(
         why += f"{est.n}) <= deadline {d_txt} ms"
     elif est.lower > deadline_ms:
         verdict = "FAIL"
-        why = f"{name} lower {conf_txt} bound {_fmt(est.lower)} ms (rank {est.lower_rank} of "
+        low = f"{_fmt(est.lower)} ms" if math.isfinite(est.lower) else "infinite (dropped requests)"
+        why = f"{name} lower {conf_txt} bound {low} (rank {est.lower_rank} of "
         why += f"{est.n}) > deadline {d_txt} ms"
     else:
         verdict = "INCONCLUSIVE"
