@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -329,7 +330,8 @@ def _write_runners_index(path: Path, bundles: list[store.RunnerBundle], primary:
 
 
 def _mkdocs(args: list[str]) -> int:
-    return subprocess.call([sys.executable, "-m", "mkdocs", *args])
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.call([sys.executable, "-m", "mkdocs", *args], env=env)
 
 
 def build_site(
@@ -338,7 +340,7 @@ def build_site(
     """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails."""
     report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir)
     if run_mkdocs:
-        code = _mkdocs(["build", "--strict", "--quiet", "-f", str(report.config_path)])
+        code = _mkdocs(["build", "--strict", "-f", str(report.config_path)])
         if code != 0:
             raise SiteError(f"mkdocs build --strict failed (exit {code}); the messages above name the page and the link")
     return report

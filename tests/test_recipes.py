@@ -1,0 +1,45 @@
+"""Every recipe in recipes/ runs in quick mode, like sphinx-gallery's examples.
+
+A recipe must either run OK here or be listed in EXPECTED_TO_FAIL with the
+reason; a recipe that is neither makes the suite fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgetiming import executor, recipes, store
+
+from .conftest import ROOT
+
+RECIPES_DIR = ROOT / "recipes"
+#: slug -> why it cannot pass here. Empty: every recipe must pass.
+EXPECTED_TO_FAIL: dict[str, str] = {}
+ALL = [p.stem for p in recipes.discover(RECIPES_DIR)]
+
+
+def test_every_recipe_is_run_or_listed():
+    listed = set(EXPECTED_TO_FAIL)
+    assert listed <= set(ALL), f"EXPECTED_TO_FAIL names recipes that do not exist: {listed - set(ALL)}"
+    assert ALL, "no recipes found"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", ALL)
+def test_recipe_runs_in_quick_mode(slug: str, tmp_path: Path):
+    path = RECIPES_DIR / f"{slug}.py"
+    (outcome,) = executor.run_recipes([path], executor.RunOptions(results_dir=tmp_path, runner="quick", quick=True))
+    if slug in EXPECTED_TO_FAIL:
+        assert outcome.status in ("FAILED", "TIMEOUT", "KERNEL_DIED"), outcome.detail
+        return
+    assert outcome.status == "OK", outcome.detail
+    record = store.read_result(outcome.result_path, verify=True)
+    assert record["mode"] == "quick"
+    assert record["figures"], "a recipe shows at least one figure measured on the runner"
+    assert record["checks"], "a recipe ends with an SLO checklist evaluated on the runner"
+    assert all(f["alt"].strip() for f in record["figures"])
+    # the conclusion is computed: the executed notebook has outputs in its last code cells
+    recipe = recipes.load(path)
+    assert recipe.quick, f"{path} has no quick budgets in its edgetiming header"

@@ -1,0 +1,79 @@
+"""A strict MkDocs build from real fixture bundles; a broken internal link fails it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgetiming import site
+
+from .conftest import FIXTURE_RECIPES, ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's site sources, with two fixture recipes as its recipes."""
+    proj = tmp_path / "project"
+    shutil.copytree(ROOT / "docs", proj / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS))
+    shutil.copyfile(ROOT / "mkdocs.yml", proj / "mkdocs.yml")
+    (proj / "recipes").mkdir()
+    for name in ("passes.py", "raises.py", "hangs.py"):
+        shutil.copyfile(FIXTURE_RECIPES / name, proj / "recipes" / name)
+    return proj
+
+
+def test_strict_build_from_fixture_bundles(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    out = tmp_path / "site"
+    report = site.build_site(project_dir=project, results_dir=results, site_dir=out, primary_runner="fixture-runner")
+    assert report.primary_runner == "fixture-runner" and not report.problems
+
+    page = (out / "recipes" / "passes.html").read_text()
+    # the header box: runner, mode, status, version and downloads
+    assert 'data-status="OK"' in page and "fixture-runner" in page
+    assert 'class="et-mode et-full"' in page
+    assert 'href="downloads/passes.py"' in page and 'href="downloads/passes.ipynb"' in page
+    assert "n-is-positive" in page  # the SLO checklist
+    assert "data:image/png;base64" in page  # the figure measured on the runner
+    assert (out / "recipes" / "downloads" / "passes.py").read_text() == (project / "recipes" / "passes.py").read_text()
+    assert '"cells"' in (out / "recipes" / "downloads" / "passes.ipynb").read_text()
+
+    failed = (out / "recipes" / "raises.html").read_text()
+    assert 'data-status="FAILED"' in failed and "ZeroDivisionError" in failed
+
+    index = (out / "recipes" / "index.html").read_text()
+    assert "TIMEOUT" in index and "FAILED" in index
+    runner = (out / "runners" / "fixture-runner.html").read_text()
+    assert "onnxruntime" in runner and "not available" in runner or "Thermal zones" in runner
+    assert (out / "search" / "search_index.js").exists() or (out / "search" / "search_index.json").exists()
+
+
+def test_stale_result_is_marked(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    recipe = project / "recipes" / "passes.py"
+    recipe.write_text(recipe.read_text().replace("ax.plot(values)", "ax.plot(values, 'o')"))
+    site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="fixture-runner")
+    assert "the recipe changed since this run" in (tmp_path / "s" / "recipes" / "passes.html").read_text()
+
+
+def test_recipe_without_result_gets_a_page_saying_so(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    shutil.copyfile(FIXTURE_RECIPES / "passes.py", project / "recipes" / "never-run.py")
+    site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="fixture-runner")
+    assert "no result on runner" in (tmp_path / "s" / "recipes" / "never-run.html").read_text()
+
+
+def test_broken_internal_link_fails_the_build(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    guide = project / "docs" / "guides" / "index.md"
+    guide.write_text(guide.read_text() + "\nSee [a page that does not exist](missing-page.md).\n")
+    with pytest.raises(site.SiteError, match="mkdocs build --strict failed"):
+        site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="fixture-runner")
+
+
+def test_unknown_primary_runner_names_the_choices(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    with pytest.raises(site.SiteError, match="fixture-runner"):
+        site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="nope")
