@@ -124,7 +124,8 @@ report.check("server-slo", verdict.verdict, f"harness open loop at {server_targe
 spread = {}
 for name, sc in check.scenarios.items():
     h_blocks = [r.steady_ns if name == "SingleStream" else r.response_ns for r in sc.harness_runs]
-    for side, blocks in (("harness", h_blocks), ("LoadGen", [r.latency_ns for r in sc.loadgen_runs])):
+    lg_blocks = [r.latency_ns for r in sc.loadgen_runs]
+    for side, blocks in (("harness", h_blocks), ("LoadGen", lg_blocks)):
         p90s = [stats.quantile(b, 0.9) / 1e6 for b in blocks if b is not None]
         spread[(name, side)] = (min(p90s), max(p90s))
         print(f"{name:<13}{side:<8} P90 per block: " + ", ".join(f"{v:.3f}" for v in p90s) + " ms")
@@ -132,8 +133,9 @@ disagree = [a for a in check.agreements if not a.agree]
 report.metric("crosscheck.all_agree", check.all_agree,
               description="every compared percentile agrees within its interval")
 if not disagree:
-    conclusion = (f"All {len(check.agreements)} compared percentiles agree: the harness and "
-                  f"MLPerf LoadGen measure the same latency for {model_path} on this machine.")
+    conclusion = (f"All {len(check.agreements)} compared percentiles agree within their "
+                  f"{confidence:.0%} intervals: the harness and MLPerf LoadGen see the same "
+                  f"latency for {model_path} here, to the precision those intervals give.")
 else:
     worst = max(disagree, key=lambda a: abs(a.rel_diff or 0))
     lo, hi = spread[(worst.scenario, "harness")]

@@ -243,6 +243,17 @@ class Agreement:
     agree: bool
     method: str
 
+    def describe(self) -> str:
+        """One sentence with both values, both intervals and the outcome."""
+        def ci(c: tuple[float, float] | None) -> str:
+            return "no interval" if c is None else "[" + ", ".join(
+                f"{v / 1e6:.3f}" if np.isfinite(v) else "unbounded" for v in c) + "] ms"
+
+        lg = "none" if self.loadgen_ns is None else f"{self.loadgen_ns / 1e6:.3f} ms"
+        return (f"P{self.percentile * 100:g} harness {self.harness_ns / 1e6:.3f} ms "
+                f"{ci(self.harness_ci_ns)} vs LoadGen {lg} {ci(self.loadgen_ci_ns)}: "
+                f"{'agree' if self.agree else 'differ'} ({self.method})")
+
     @property
     def rel_diff(self) -> float | None:
         """(LoadGen - harness) / harness."""
@@ -306,13 +317,13 @@ def compare(check: ScenarioCheck, p: float, confidence: float = 0.95) -> Agreeme
         consistent = all(v is None or v == stats.quantile(r.latency_ns, p)
                          for v, r in zip(reported, check.loadgen_runs))
         agree = h.lower <= q.upper and q.lower <= h.upper
-        method = f"{confidence:.0%} order-statistic intervals of both overlap"
+        method = f"criterion: the {confidence:.0%} order-statistic intervals overlap"
     else:
         known = [v for v in reported if v is not None]
         lg_value = float(np.median(known)) if known else None
         lg_ci, consistent = None, None
         agree = lg_value is not None and h.lower <= lg_value <= h.upper
-        method = f"LoadGen's value inside the harness's {confidence:.0%} interval"
+        method = f"criterion: LoadGen's value inside the harness's {confidence:.0%} interval"
     return Agreement(check.scenario, p, h.value, (h.lower, h.upper), lg_value, lg_ci,
                      consistent, bool(agree), method)
 
@@ -362,9 +373,7 @@ class CrossCheck:
                               unit="ms", ci=ci_ms if ci_ms and all(np.isfinite(ci_ms)) else None,
                               description=f"{'edgetiming' if side == 'harness' else 'LoadGen'}"
                                           f" {a.scenario} P{a.percentile * 100:g}")
-            detail = (f"harness {a.harness_ns / 1e6:.3f} ms vs LoadGen "
-                      f"{(a.loadgen_ns or float('nan')) / 1e6:.3f} ms ({a.method})")
-            report.check(f"{key}.agree", "PASS" if a.agree else "FAIL", detail)
+            report.check(f"{key}.agree", "PASS" if a.agree else "FAIL", a.describe())
 
 
 def loadgen_crosscheck(
