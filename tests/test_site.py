@@ -16,7 +16,10 @@ from .conftest import FIXTURE_RECIPES, ROOT
 def project(tmp_path: Path) -> Path:
     """A copy of the project's site sources, with two fixture recipes as its recipes."""
     proj = tmp_path / "project"
-    shutil.copytree(ROOT / "docs", proj / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS))
+    (proj / "docs" / "guides").mkdir(parents=True)
+    shutil.copytree(ROOT / "docs" / "stylesheets", proj / "docs" / "stylesheets")
+    (proj / "docs" / "index.md").write_text("# Home\n\nSee the [guides](guides/index.md).\n")
+    (proj / "docs" / "guides" / "index.md").write_text("# Guides\n\nSee the [recipes](../recipes/index.md).\n")
     shutil.copyfile(ROOT / "mkdocs.yml", proj / "mkdocs.yml")
     (proj / "recipes").mkdir()
     for name in ("passes.py", "raises.py", "hangs.py"):
@@ -77,3 +80,39 @@ def test_unknown_primary_runner_names_the_choices(project, fixture_run, tmp_path
     results, _ = fixture_run
     with pytest.raises(site.SiteError, match="fixture-runner"):
         site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="nope")
+
+
+def test_guides_pull_numbers_figures_and_checks_from_results(project, fixture_run, tmp_path):
+    results, _ = fixture_run
+    guide = project / "docs" / "guides" / "index.md"
+    guide.write_text(
+        "# Guides\n\n"
+        'We measured {{ metric("passes", "n_values") }} on {{ runner() }}.\n\n'
+        '{{ figure("passes", "values") }}\n\n'
+        'Check: {{ check("passes", "n-is-positive") }}\n'
+    )
+    out = tmp_path / "s"
+    site.build_site(project_dir=project, results_dir=results, site_dir=out, primary_runner="fixture-runner")
+    page = (out / "guides" / "index.html").read_text()
+    assert "<strong>10</strong>" in page and "fixture-runner" in page
+    assert 'src="../recipes/figures/passes/values.png"' in page
+    assert 'alt="A line rising from 0 to 9000 ns over 10 points"' in page
+    assert (out / "recipes" / "figures" / "passes" / "values.png").read_bytes().startswith(b"\x89PNG")
+    assert "et-verdict et-pass" in page and "n = 10" in page
+
+
+@pytest.mark.parametrize(
+    "placeholder, message",
+    [
+        ('{{ metric("passes", "p99_ms") }}', "reported no metric 'p99_ms' (it has: n_values)"),
+        ('{{ metric("no-such-recipe", "x") }}', "recipe 'no-such-recipe' has no result"),
+        ('{{ figure("raises", "x") }}', "ended FAILED"),
+    ],
+)
+def test_missing_metric_fails_the_build_naming_page_and_metric(project, fixture_run, tmp_path, capfd, placeholder, message):
+    results, _ = fixture_run
+    (project / "docs" / "guides" / "index.md").write_text(f"# Guides\n\n{placeholder}\n")
+    with pytest.raises(site.SiteError):
+        site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="fixture-runner")
+    err = capfd.readouterr().err
+    assert "guides/index.md" in err and message in err

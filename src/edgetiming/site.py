@@ -164,6 +164,7 @@ def generate(
 
     recipe_paths = recipes.discover(project_dir / "recipes") if (project_dir / "recipes").is_dir() else []
     by_runner = {b.runner: b for b in bundles}
+    results_index: dict[str, Any] = {"runner": primary, "recipes": {}}
     recipe_nav: list[Any] = ["recipes/index.md"]
     index_rows = []
     downloads_dir = docs_dir / "recipes" / "downloads"
@@ -197,6 +198,8 @@ def generate(
             page = f"recipes/{recipe.slug}.ipynb"
             nbformat.write(nb, docs_dir / page)
             index_rows.append((recipe, result, page))
+            results_index["recipes"][recipe.slug] = _index_entry(
+                result, by_runner[primary].bundle_dir(recipe.slug), docs_dir, page)
         recipe_nav.append({recipe.title: page})
         report.pages.append(page)
     _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary)
@@ -214,8 +217,35 @@ def generate(
     config["site_dir"] = str(site_dir)
     config["nav"] = _expand_nav(config.get("nav", []), {"recipes/index.md": recipe_nav, "runners/index.md": runner_nav})
     build_dir.mkdir(parents=True, exist_ok=True)
+    index_path = build_dir / "results-index.json"
+    store.atomic_write_json(index_path, results_index)
+    config.setdefault("extra", {})["edgetiming_results"] = str(index_path)
+    hooks = [str(Path(h) if Path(h).is_absolute() else project_dir / h) for h in config.get("hooks", [])]
+    config["hooks"] = [str(Path(__file__).with_name("mkdocs_hooks.py")), *hooks]
+    for plugin in config.get("plugins", []):
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin:
+            plugin["mkdocs-jupyter"]["cache_dir"] = str(build_dir / ".cache" / "mkdocs-jupyter")
     store.atomic_write_bytes(report.config_path, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
     return report
+
+
+def _index_entry(result: dict[str, Any], bundle_dir: Path, docs_dir: Path, page: str) -> dict[str, Any]:
+    """What the MkDocs hook needs to render a recipe's numbers and figures on other pages."""
+    figures = {}
+    for fig in result["figures"]:
+        target = f"recipes/figures/{result['recipe']}/{fig['name']}.png"
+        (docs_dir / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle_dir / result["run_dir"] / fig["path"], docs_dir / target)
+        figures[fig["name"]] = {"alt": fig["alt"], "page_path": target}
+    return {
+        "status": result["status"],
+        "mode": result["mode"],
+        "started_at": result["started_at"],
+        "page": page,
+        "metrics": result["metrics"],
+        "figures": figures,
+        "checks": {c["name"]: c for c in result["checks"]},
+    }
 
 
 def _load_base_config(path: Path) -> dict[str, Any]:
