@@ -1,4 +1,4 @@
-"""The ``edgetiming`` command line, in workflow order: run, site, serve.
+"""The ``edgetiming`` command line, in workflow order: run, site, serve, compare.
 
 Every command exits non-zero on failure with a message naming the file and the fix.
 """
@@ -94,6 +94,18 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from . import bundlecompare, store
+
+    try:
+        result = bundlecompare.compare_bundles(args.a, args.b, min_effect=args.min_effect)
+    except (store.StoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             cmd.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on")
             cmd.set_defaults(func=_serve)
+    cmp_ = sub.add_parser("compare", help="compare two results bundles (for example the site's and yours)")
+    cmp_.add_argument("a", help="reference bundle: result.json, its folder, or a downloaded .zip")
+    cmp_.add_argument("b", help="bundle to compare against the reference")
+    cmp_.add_argument("--min-effect", type=float, default=0.05, help="smallest relative change reported as slower/faster")
+    cmp_.set_defaults(func=_compare)
     return parser
 
 

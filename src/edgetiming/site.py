@@ -23,7 +23,7 @@ import jupytext
 import nbformat
 import yaml
 
-from . import fingerprint, recipes, store
+from . import bundlecompare, fingerprint, recipes, store
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -132,6 +132,26 @@ def _header_html(result: dict[str, Any], *, stale: bool, runner_href: str, downl
     return "\n".join(parts)
 
 
+def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> str:
+    """The box telling a reader how to run this recipe on their device and compare."""
+    params = "\n".join(f"    --param {name}={value!r}" if isinstance(value, str) else f"    --param '{name}={value!r}'"
+                       for name, value in recipe.defaults.items())
+    run = (f"edgetiming run recipes/{recipe.slug}.py --runner my-board \\\n" + params.replace("\n", " \\\n"))
+    return (
+        '<details class="et-run-yourself" open><summary><strong>Run it yourself</strong></summary>'
+        "<p>From a clone of this repository, on your device (Debian/Ubuntu, Python 3.10+):</p>"
+        "<pre><code>./scripts/test -q -x tests/test_public_api.py   # sets up .venv with edgetiming\n"
+        "source .venv/bin/activate\n"
+        f"{html.escape(run)}</code></pre>"
+        "<p>Change the values to your model (an <code>.onnx</code> path), its input shape and your deadline. "
+        "Or open the <code>.ipynb</code> download in Jupyter and edit its <code>parameters</code> cell. "
+        "Then compare your result with this page's:</p>"
+        f'<pre><code>edgetiming compare {html.escape(Path(bundle_zip).name)} results/my-board/{recipe.slug}</code></pre>'
+        f'<p>(download <a href="{html.escape(bundle_zip)}" download>{html.escape(Path(bundle_zip).name)}</a>: '
+        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p></details>"
+    )
+
+
 def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> nbformat.NotebookNode:
     nb = nbformat.read(bundle_dir / result["run_dir"] / "notebook.ipynb", as_version=4)
     at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
@@ -193,7 +213,12 @@ def generate(
             index_rows.append((recipe, None, page))
         else:
             stale = recipe.version(result["parameters"]) != result["recipe_version"]
+            bundle_zip = f"downloads/{recipe.slug}-{primary}.zip"
+            bundle_dir = by_runner[primary].bundle_dir(recipe.slug)
+            (docs_dir / "recipes" / bundle_zip).write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
+            downloads[Path(bundle_zip).name] = bundle_zip
             header = _header_html(result, stale=stale, runner_href=f"../runners/{primary}.html", downloads=downloads)
+            header += "\n" + _run_yourself_html(recipe, primary, bundle_zip)
             nb = _recipe_notebook(result, by_runner[primary].bundle_dir(recipe.slug), header)
             page = f"recipes/{recipe.slug}.ipynb"
             nbformat.write(nb, docs_dir / page)
