@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from edgetiming import site
 
@@ -20,7 +21,10 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "docs" / "stylesheets", proj / "docs" / "stylesheets")
     (proj / "docs" / "index.md").write_text("# Home\n\nSee the [guides](guides/index.md).\n")
     (proj / "docs" / "guides" / "index.md").write_text("# Guides\n\nSee the [recipes](../recipes/index.md).\n")
-    shutil.copyfile(ROOT / "mkdocs.yml", proj / "mkdocs.yml")
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config["nav"] = [{"Home": "index.md"}, {"Guides": "guides/index.md"}, {"Recipes": "recipes/index.md"},
+                     {"Runners": "runners/index.md"}]
+    (proj / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     (proj / "recipes").mkdir()
     for name in ("passes.py", "raises.py", "hangs.py"):
         shutil.copyfile(FIXTURE_RECIPES / name, proj / "recipes" / name)
@@ -39,7 +43,10 @@ def test_strict_build_from_fixture_bundles(project, fixture_run, tmp_path):
     assert 'class="et-mode et-full"' in page
     assert 'href="downloads/passes.py"' in page and 'href="downloads/passes.ipynb"' in page
     assert "n-is-positive" in page  # the SLO checklist
-    assert "data:image/png;base64" in page  # the figure measured on the runner
+    # the figure measured on the runner, as a file with its alt text, opening full size on click
+    assert '<a href="figures/passes/values.png" title="open full size"><img alt="A line rising from 0 to 9000 ns over 10 points"' in page
+    assert 'src="figures/passes/values.png"' in page
+    assert "No description has been provided" not in page
     assert (out / "recipes" / "downloads" / "passes.py").read_text() == (project / "recipes" / "passes.py").read_text()
     assert '"cells"' in (out / "recipes" / "downloads" / "passes.ipynb").read_text()
 

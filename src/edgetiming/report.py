@@ -140,24 +140,26 @@ def check(name: str, verdict: str, detail: str, *, link: str = "") -> None:
     _append(CHECKS_FILE, {"name": name, "verdict": verdict, "detail": detail, "link": link})
 
 
-def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> Path | None:
-    """Save a matplotlib figure into the bundle as ``figures/<name>.png``.
+def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
+    """Show a matplotlib figure in the notebook and save it into the bundle as ``figures/<name>.png``.
 
-    ``alt`` is the text alternative shown to readers who cannot see the image;
-    compute it from the data (it is part of the result). The figure is not
-    closed, so the notebook still displays it.
+    ``alt`` is the text alternative for readers who cannot see the image;
+    compute it from the data (it is part of the result). The notebook shows
+    exactly the saved PNG, with ``alt`` attached, so the site's page and the
+    bundle agree.
     """
     _check_name("figure", name)
     if not alt or not alt.strip():
         raise ValueError(f"figure {name!r}: alt text is required; describe what the data shows")
-    out = output_dir()
-    if out is None:
-        return None
-    target = out / "figures" / f"{name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     data = buf.getvalue()
+    _show_png(data, alt, name)
+    out = output_dir()
+    if out is None:
+        return
+    target = out / "figures" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
     _write_bytes(target, data)
     _append(
         FIGURES_FILE,
@@ -169,7 +171,18 @@ def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> Path | None:
             "sha256": hashlib.sha256(data).hexdigest(),
         },
     )
-    return target
+
+
+def _show_png(data: bytes, alt: str, name: str) -> None:
+    """Display PNG bytes with alt text when running under IPython; do nothing otherwise."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display(Image(data=data, format="png", metadata={"alt": alt, "edgetiming_figure": name}))
 
 
 def samples(name: str, values: Any, *, unit: str = "ns", description: str = "") -> Path | None:

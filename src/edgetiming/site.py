@@ -152,8 +152,32 @@ def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> 
     )
 
 
+def _link_figures(nb: nbformat.NotebookNode, result: dict[str, Any]) -> None:
+    """Replace each reported figure's inline PNG by a link to the figure file, with its alt text.
+
+    The figure files are copied next to the page (``recipes/figures/<recipe>/``);
+    the image opens full size when clicked.
+    """
+    reported = {f["name"]: f for f in result["figures"]}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("image/png", {})
+            name = meta.get("edgetiming_figure")
+            if output.get("output_type") != "display_data" or name not in reported:
+                continue
+            src = f"figures/{result['recipe']}/{name}.png"
+            alt = html.escape(reported[name]["alt"], quote=True)
+            output["data"] = {
+                "text/html": f'<figure class="et-figure"><a href="{src}" title="open full size">'
+                             f'<img src="{src}" alt="{alt}" loading="lazy"></a></figure>',
+                "text/plain": reported[name]["alt"],
+            }
+            output["metadata"] = {}
+
+
 def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> nbformat.NotebookNode:
     nb = nbformat.read(bundle_dir / result["run_dir"] / "notebook.ipynb", as_version=4)
+    _link_figures(nb, result)
     at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(header))
     for i, cell in enumerate(nb.cells):
