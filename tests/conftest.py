@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgetiming import executor
+from edgetiming import executor, recipes, site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_RECIPES = Path(__file__).resolve().parent / "fixtures" / "recipes"
@@ -34,3 +34,43 @@ def recipe_copy(tmp_path: Path):
         return target
 
     return make
+
+
+class QuickRuns:
+    """Recipes from recipes/ run in quick mode into one results folder, each on first request."""
+
+    def __init__(self, results: Path) -> None:
+        self.results = results
+        self.outcomes: dict[str, executor.RecipeOutcome] = {}
+
+    def get(self, slug: str) -> executor.RecipeOutcome:
+        if slug not in self.outcomes:
+            options = executor.RunOptions(results_dir=self.results, runner="quick-runner", quick=True)
+            (self.outcomes[slug],) = executor.run_recipes([ROOT / "recipes" / f"{slug}.py"], options)
+        return self.outcomes[slug]
+
+    def all(self) -> dict[str, executor.RecipeOutcome]:
+        for path in recipes.discover(ROOT / "recipes"):
+            self.get(path.stem)
+        return self.outcomes
+
+
+@pytest.fixture(scope="session")
+def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> QuickRuns:
+    return QuickRuns(tmp_path_factory.mktemp("quick-results"))
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory: pytest.TempPathFactory, quick_runs: QuickRuns) -> Path:
+    """The real site (guides, recipes, case studies) built strictly from the quick results."""
+    quick_runs.all()
+    results = quick_runs.results
+    project = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "docs", project / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS))
+    for name in ("recipes", "case_studies"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, project / name)
+    shutil.copyfile(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    out = project / "site"
+    site.build_site(project_dir=project, results_dir=results, site_dir=out, primary_runner="quick-runner")
+    return out

@@ -6,11 +6,9 @@ reason; a recipe that is neither makes the suite fail.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from edgetiming import executor, recipes, store
+from edgetiming import recipes, store
 
 from .conftest import ROOT
 
@@ -28,9 +26,9 @@ def test_every_recipe_is_run_or_listed():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug", ALL)
-def test_recipe_runs_in_quick_mode(slug: str, tmp_path: Path):
+def test_recipe_runs_in_quick_mode(slug: str, quick_runs):
     path = RECIPES_DIR / f"{slug}.py"
-    (outcome,) = executor.run_recipes([path], executor.RunOptions(results_dir=tmp_path, runner="quick", quick=True))
+    outcome = quick_runs.get(slug)
     if slug in EXPECTED_TO_FAIL:
         assert outcome.status in ("FAILED", "TIMEOUT", "KERNEL_DIED"), outcome.detail
         return
