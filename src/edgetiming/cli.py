@@ -63,7 +63,7 @@ def _site(args: argparse.Namespace) -> int:
     try:
         report = site.build_site(
             project_dir=Path(args.project),
-            results_dir=Path(args.results),
+            results_dir=[Path(r) for r in args.results or ["results"]],
             site_dir=Path(args.out),
             primary_runner=args.primary,
             run_mkdocs=not args.no_build,
@@ -86,8 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         return site.serve(
-            project_dir=Path(args.project), results_dir=Path(args.results), primary_runner=args.primary,
-            dev_addr=args.dev_addr,
+            project_dir=Path(args.project), results_dir=[Path(r) for r in args.results or ["results"]],
+            primary_runner=args.primary, dev_addr=args.dev_addr,
         )
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("site", "build the static site from results bundles"), ("serve", "preview the site with live reload")):
         cmd = sub.add_parser(name, help=helptext)
-        cmd.add_argument("--results", default="results", help="results folder (default: results)")
+        cmd.add_argument("--results", action="append", metavar="DIR",
+                         help="results folder; repeat to merge several, e.g. downloaded artifacts (default: results)")
         cmd.add_argument("--project", default=".", help="project root holding mkdocs.yml and docs/ (default: .)")
         cmd.add_argument("--primary", help="runner whose results the recipe pages show (default: this host's)")
         if name == "site":

@@ -186,8 +186,8 @@ def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> n
 
 
 def generate(
-    *, project_dir: Path, results_dir: Path, primary_runner: str | None = None, build_dir: Path | None = None,
-    site_dir: Path | None = None,
+    *, project_dir: Path, results_dir: Path | list[Path], primary_runner: str | None = None,
+    build_dir: Path | None = None, site_dir: Path | None = None,
 ) -> SiteReport:
     """Write the generated pages and the MkDocs config; return what was generated."""
     project_dir = project_dir.resolve()
@@ -197,9 +197,11 @@ def generate(
         raise SiteError(f"{project_dir}: needs mkdocs.yml and docs/; pass --project with the project root")
     build_dir = (build_dir or project_dir / "build").resolve()
     site_dir = (site_dir or project_dir / "site").resolve()
-    bundles, problems = store.load_results_dir(results_dir)
-    if not Path(results_dir).is_dir():
-        problems = [f"{results_dir}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"]
+    results_dirs = results_dir if isinstance(results_dir, list) else [results_dir]
+    existing = [Path(d) for d in results_dirs if Path(d).is_dir()]
+    bundles, problems = store.merge_results_dirs(existing)
+    problems += [f"{d}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"
+                 for d in results_dirs if not Path(d).is_dir()]
     primary = _choose_primary(bundles, primary_runner)
     for name in GENERATED_DIRS:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
@@ -414,7 +416,8 @@ def _mkdocs(args: list[str]) -> int:
 
 
 def build_site(
-    *, project_dir: Path, results_dir: Path, site_dir: Path, primary_runner: str | None = None, run_mkdocs: bool = True,
+    *, project_dir: Path, results_dir: Path | list[Path], site_dir: Path, primary_runner: str | None = None,
+    run_mkdocs: bool = True,
 ) -> SiteReport:
     """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails."""
     report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir)
@@ -425,7 +428,7 @@ def build_site(
     return report
 
 
-def serve(*, project_dir: Path, results_dir: Path, primary_runner: str | None = None, dev_addr: str = "127.0.0.1:8000") -> int:
+def serve(*, project_dir: Path, results_dir: Path | list[Path], primary_runner: str | None = None, dev_addr: str = "127.0.0.1:8000") -> int:
     """Generate the pages and run ``mkdocs serve`` on them; edits under docs/ reload live."""
     report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner)
     return _mkdocs(["serve", "-f", str(report.config_path), "--dev-addr", dev_addr])

@@ -39,6 +39,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "load_results_dir",
+    "merge_results_dirs",
     "read_result",
     "read_runner",
     "remove_stale_runs",
@@ -198,9 +199,11 @@ class RunnerBundle:
     path: Path
     fingerprint: dict[str, Any]
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: recipe -> the runner folder its result was read from (several after a merge)
+    sources: dict[str, Path] = field(default_factory=dict)
 
     def bundle_dir(self, recipe: str) -> Path:
-        return self.path / recipe
+        return self.sources.get(recipe, self.path) / recipe
 
 
 def load_results_dir(results_dir: str | Path, *, verify: bool = True) -> tuple[list[RunnerBundle], list[str]]:
@@ -234,5 +237,55 @@ def load_results_dir(results_dir: str | Path, *, verify: bool = True) -> tuple[l
                 problems.append(str(exc))
                 continue
             bundle.results[record["recipe"]] = record
+            bundle.sources[record["recipe"]] = runner_dir
         bundles.append(bundle)
     return bundles, problems
+
+
+def _result_rank(record: dict[str, Any]) -> tuple[str, str]:
+    return (record["started_at"], record["cache_key"])
+
+
+def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tuple[list[RunnerBundle], list[str]]:
+    """Union of the bundles in several results folders (local results plus downloaded artifacts).
+
+    Keyed by runner, then by recipe. The outcome does not depend on the order of
+    ``results_dirs`` and merging a folder twice changes nothing. When two
+    folders hold different results for the same runner and recipe, the newer
+    run is kept (by start time, then cache key, so the choice is deterministic)
+    and the conflict is reported; two fingerprints under one runner name are
+    reported too.
+    """
+    merged: dict[str, RunnerBundle] = {}
+    problems: list[str] = []
+    for results_dir in sorted({Path(d).resolve() for d in results_dirs}):
+        bundles, found = load_results_dir(results_dir, verify=verify)
+        problems.extend(found)
+        for bundle in bundles:
+            have = merged.get(bundle.runner)
+            if have is None:
+                merged[bundle.runner] = RunnerBundle(
+                    bundle.runner, bundle.path, bundle.fingerprint, dict(bundle.results), dict(bundle.sources))
+                continue
+            if have.fingerprint["identity_sha256"] != bundle.fingerprint["identity_sha256"]:
+                problems.append(
+                    f"runner {bundle.runner!r}: {have.path} and {bundle.path} hold different fingerprints "
+                    "under one name; give each machine its own --runner name"
+                )
+            for slug, record in bundle.results.items():
+                old = have.results.get(slug)
+                if old is not None and old["cache_key"] == record["cache_key"] and old["run_dir"] == record["run_dir"]:
+                    continue  # the same run seen twice
+                if old is not None:
+                    keep_new = _result_rank(record) > _result_rank(old)
+                    kept = record if keep_new else old
+                    problems.append(
+                        f"conflict: runner {bundle.runner!r}, recipe {slug!r} has two different results "
+                        f"({old['started_at']} in {have.sources[slug]} and {record['started_at']} in {bundle.path}); "
+                        f"showing the newer one ({kept['started_at']})"
+                    )
+                    if not keep_new:
+                        continue
+                have.results[slug] = record
+                have.sources[slug] = bundle.path
+    return [merged[name] for name in sorted(merged)], problems
