@@ -123,3 +123,41 @@ def test_missing_metric_fails_the_build_naming_page_and_metric(project, fixture_
         site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s", primary_runner="fixture-runner")
     err = capfd.readouterr().err
     assert "guides/index.md" in err and message in err
+
+
+def test_fleet_pages_show_every_runner_checks_and_checklists(project, fixture_run, tmp_path):
+    from .test_merge import _copy_runner
+
+    results, _ = fixture_run
+    other = tmp_path / "artifacts"
+    _copy_runner(results, other, "board-b")
+    checklists = project / "docs" / "guides" / "checklists"
+    checklists.mkdir()
+    (checklists / "pre-deployment.md").write_text(
+        "# Pre-deployment\n\n"
+        "- [ ] n is positive <!-- evaluates: passes/n-is-positive -->\n"
+        "- [ ] The [watchdog](../index.md) is armed\n"
+    )
+    out = tmp_path / "s"
+    report = site.build_site(project_dir=project, results_dir=[results, other], site_dir=out,
+                             primary_runner="fixture-runner")
+    assert report.problems == []
+    overview = (out / "runners" / "index.html").read_text()
+    assert "Fleet overview" in overview and "board-b" in overview and "fixture-runner" in overview
+    board = (out / "runners" / "board-b.html").read_text()
+    assert "Another CPU" in board
+    assert "n is positive" in board and "et-verdict et-pass" in board
+    assert "The watchdog is armed" in board and "et-verdict et-not_measured" in board
+
+
+def test_cross_runner_table_lists_each_runners_interval():
+    from edgetiming import fleet_pages, store
+
+    def bundle(name, p99):
+        metric = {"value": p99, "unit": "ms", "ci": [p99 * 0.9, p99 * 1.1], "valid": True, "description": ""}
+        return store.RunnerBundle(name, Path("."), {}, {"r": {"metrics": {"steady.p99_ms": metric}}})
+
+    html_table = fleet_pages.cross_runner_html("r", [bundle("a", 10.0), bundle("b", 20.0)])
+    assert "<th>a</th><th>b</th>" in html_table
+    assert "10 [9, 11]" in html_table and "20 [18, 22]" in html_table
+    assert fleet_pages.cross_runner_html("r", [bundle("a", 10.0)]) == ""

@@ -23,7 +23,7 @@ import jupytext
 import nbformat
 import yaml
 
-from . import bundlecompare, fingerprint, recipes, store
+from . import bundlecompare, fingerprint, fleet_pages, recipes, store
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -215,12 +215,15 @@ def generate(
     index_rows = []
     downloads_dir = docs_dir / "recipes" / "downloads"
     downloads_dir.mkdir()
+    current_versions: dict[str, Any] = {}
+    pages: dict[str, str] = {}
     for path in recipe_paths:
         try:
             recipe = recipes.load(path)
         except recipes.RecipeError as exc:
             problems.append(str(exc))
             continue
+        current_versions[recipe.slug] = recipe.version
         shutil.copyfile(path, downloads_dir / f"{recipe.slug}.py")
         clean = jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent")
         clean.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -244,6 +247,7 @@ def generate(
             (docs_dir / "recipes" / bundle_zip).write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
             downloads[Path(bundle_zip).name] = bundle_zip
             header = _header_html(result, stale=stale, runner_href=f"../runners/{primary}.html", downloads=downloads)
+            header += "\n" + fleet_pages.cross_runner_html(recipe.slug, bundles)
             header += "\n" + _run_yourself_html(recipe, primary, bundle_zip)
             nb = _recipe_notebook(result, by_runner[primary].bundle_dir(recipe.slug), header)
             page = f"recipes/{recipe.slug}.ipynb"
@@ -252,16 +256,20 @@ def generate(
             results_index["recipes"][recipe.slug] = _index_entry(
                 result, by_runner[primary].bundle_dir(recipe.slug), docs_dir, page)
         recipe_nav.append({recipe.title: page})
+        pages[recipe.slug] = page
         report.pages.append(page)
     _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary)
 
     runner_nav: list[Any] = ["runners/index.md"]
     for bundle in bundles:
         page = f"runners/{bundle.runner}.md"
-        (docs_dir / page).write_text(_runner_page(bundle), encoding="utf-8")
+        (docs_dir / page).write_text(
+            fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir), encoding="utf-8")
         runner_nav.append({bundle.runner: page})
         report.pages.append(page)
-    _write_runners_index(docs_dir / "runners" / "index.md", bundles, primary)
+    (docs_dir / "runners" / "index.md").write_text(
+        fleet_pages.runners_index(bundles, primary, pages=pages, current_versions=current_versions),
+        encoding="utf-8")
 
     config = _load_base_config(base_config)
     config["docs_dir"] = str(docs_dir)
@@ -347,66 +355,6 @@ def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: 
             )
     if not rows:
         lines.append("| (no recipes found in recipes/) | | | | |")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _fmt_fp(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) if not isinstance(v, dict) else json.dumps(v, sort_keys=True) for v in value) or "none"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_fmt_fp(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _md_cell(value: Any) -> str:
-    return _esc(_fmt_fp(value)).replace("|", "\\|")
-
-
-def _runner_page(bundle: store.RunnerBundle) -> str:
-    fp = bundle.fingerprint
-    rows = [
-        ("CPU", fp["cpu"].get("model")),
-        ("Architecture", fp["cpu"].get("architecture")),
-        ("ISA flags", fp["cpu"].get("isa_flags")),
-        ("Logical cores", fp["cpu"].get("logical_cores")),
-        ("Usable cores", fp["cpu"].get("usable_cores", fingerprint.NOT_AVAILABLE)),
-        ("Memory", f"{fp['memory_bytes'] / 2**30:.1f} GiB" if isinstance(fp["memory_bytes"], int) else fp["memory_bytes"]),
-        ("OS", f"{fp['os'].get('distribution', '')} ({fp['os']['system']} {fp['os']['release']})"),
-        ("Python", fp["python"]["version"]),
-        ("onnxruntime", fp["onnxruntime"]["version"]),
-        ("Execution providers", fp["onnxruntime"]["providers"]),
-        ("Frequency governor", fp["frequency"]["governor"]),
-        ("Max frequency (kHz)", fp["frequency"]["max_frequency_khz"]),
-        ("Thermal zones", fp["thermal_zones"]),
-        ("GPUs", fp.get("gpus", fingerprint.NOT_AVAILABLE)),
-        ("Virtual machine", fp.get("virtualized", fingerprint.NOT_AVAILABLE)),
-        ("Fingerprint collected", fp["collected_at"]),
-    ]
-    lines = [f"# Runner `{bundle.runner}`", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {_md_cell(v)} |" for k, v in rows]
-    lines += ["", "## Results on this runner", ""]
-    if bundle.results:
-        lines += ["| Recipe | Status | Mode | Run |", "|---|---|---|---|"]
-        for slug, result in sorted(bundle.results.items()):
-            lines.append(f"| {_esc(result['title'])} (`{slug}`) | {result['status']} | {result['mode']} | {result['started_at']} |")
-    else:
-        lines.append("No results yet.")
-    return "\n".join(lines) + "\n"
-
-
-def _write_runners_index(path: Path, bundles: list[store.RunnerBundle], primary: str | None) -> None:
-    lines = ["# Runners", "", "A runner is a machine that executed the recipes. Its fingerprint records what can change a timing.", ""]
-    if not bundles:
-        lines.append("No runner has results yet: run `edgetiming run`.")
-    else:
-        lines += ["| Runner | CPU | Cores | onnxruntime | Results |", "|---|---|---|---|---|"]
-        for b in bundles:
-            mark = " (primary)" if b.runner == primary else ""
-            lines.append(
-                f"| [{b.runner}]({b.runner}.md){mark} | {_md_cell(b.fingerprint['cpu'].get('model'))} | "
-                f"{_md_cell(b.fingerprint['cpu'].get('logical_cores'))} | {_md_cell(b.fingerprint['onnxruntime']['version'])} | "
-                f"{len(b.results)} |"
-            )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -1,0 +1,200 @@
+"""Pages about the fleet: one per runner, the fleet overview, and cross-runner tables.
+
+A runner's page shows its fingerprint, every result it holds (stale and
+failed ones marked), every SLO check its recipes evaluated, and the site's
+checklists evaluated against its results. A checklist item is evaluated when
+its line in ``docs/guides/checklists/*.md`` names a check::
+
+    - [ ] P99 meets the deadline with confidence <!-- evaluates: characterize-latency/p99-within-deadline -->
+
+Items without that comment, or whose check has no result on the runner, are
+shown as NOT MEASURED.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from . import fingerprint, store
+
+__all__ = ["checklist_items", "cross_runner_html", "runner_page", "runners_index", "stale"]
+
+_EVALUATES = re.compile(r"<!--\s*evaluates:\s*([a-z0-9-]+)/([a-z0-9_.-]+)\s*-->")
+_TASK = re.compile(r"^\s*[-*] \[[ xX]\] (.*)$")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt_fp(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) if not isinstance(v, dict) else json.dumps(v, sort_keys=True) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt_fp(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _cell(value: Any) -> str:
+    return _esc(_fmt_fp(value)).replace("|", "\\|")
+
+
+def stale(result: dict[str, Any], current_versions: dict[str, Any]) -> bool:
+    """True when the recipe changed since this result was measured (its version differs)."""
+    version_of = current_versions.get(result["recipe"])
+    return version_of is not None and version_of(result["parameters"]) != result["recipe_version"]
+
+
+def checklist_items(docs_dir: Path) -> list[tuple[str, str, str | None]]:
+    """(checklist page, item text, "recipe/check" or None) for every task item of every checklist."""
+    items = []
+    folder = docs_dir / "guides" / "checklists"
+    for page in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        title = page.stem.replace("-", " ").capitalize()
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# "):
+                title = line[2:].strip()
+            match = _TASK.match(line)
+            if not match:
+                continue
+            evaluates = _EVALUATES.search(line)
+            text = _LINK.sub(r"\1", _EVALUATES.sub("", match.group(1))).strip()
+            items.append((title, text, f"{evaluates.group(1)}/{evaluates.group(2)}" if evaluates else None))
+    return items
+
+
+def _verdict_badge(verdict: str) -> str:
+    return f'<span class="et-verdict et-{verdict.lower()}">{_esc(verdict.replace("_", " "))}</span>'
+
+
+def _recipe_link(slug: str, title: str, pages: dict[str, str]) -> str:
+    if slug not in pages:
+        return f"{_esc(title)} (not in this project's recipes)"
+    return f"[{_esc(title)}](../{pages[slug]})"
+
+
+def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any], pages: dict[str, str],
+                docs_dir: Path) -> str:
+    """Markdown for ``runners/<runner>.md``."""
+    fp = bundle.fingerprint
+    na = fingerprint.NOT_AVAILABLE
+    rows = [
+        ("CPU", fp["cpu"].get("model")),
+        ("Architecture", fp["cpu"].get("architecture")),
+        ("ISA flags", fp["cpu"].get("isa_flags")),
+        ("Logical cores", fp["cpu"].get("logical_cores")),
+        ("Usable cores", fp["cpu"].get("usable_cores", na)),
+        ("Memory", f"{fp['memory_bytes'] / 2**30:.1f} GiB" if isinstance(fp["memory_bytes"], int) else fp["memory_bytes"]),
+        ("OS", f"{fp['os'].get('distribution', '')} ({fp['os']['system']} {fp['os']['release']})"),
+        ("Python", fp["python"]["version"]),
+        ("onnxruntime", fp["onnxruntime"]["version"]),
+        ("Execution providers", fp["onnxruntime"]["providers"]),
+        ("Frequency governor", fp["frequency"]["governor"]),
+        ("Max frequency (kHz)", fp["frequency"]["max_frequency_khz"]),
+        ("Thermal zones", fp["thermal_zones"]),
+        ("GPUs", fp.get("gpus", na)),
+        ("Virtual machine", fp.get("virtualized", na)),
+        ("Fingerprint collected", fp["collected_at"]),
+    ]
+    lines = [f"# Runner `{bundle.runner}`", "", "| Property | Value |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    lines += ["", "## Results on this runner", ""]
+    if not bundle.results:
+        lines.append("No results yet.")
+    else:
+        lines += ["| Recipe | Status | Mode | Run | Version |", "|---|---|---|---|---|"]
+        for slug, result in sorted(bundle.results.items()):
+            mark = " **stale**" if stale(result, current_versions) else ""
+            lines.append(
+                f"| {_recipe_link(slug, result['title'], pages)} | {result['status']} | {result['mode']} | "
+                f"{result['started_at']} | `{result['recipe_version']}`{mark} |"
+            )
+        checks = [(slug, c) for slug, r in sorted(bundle.results.items()) for c in r["checks"]]
+        if checks:
+            lines += ["", "## SLO checks evaluated on this runner", "", "| Recipe | Check | Verdict | Detail |",
+                      "|---|---|---|---|"]
+            lines += [f"| `{slug}` | `{_esc(c['name'])}` | {_verdict_badge(c['verdict'])} | {_cell(c['detail'])} |"
+                      for slug, c in checks]
+    items = checklist_items(docs_dir)
+    if items:
+        by_key = {f"{slug}/{c['name']}": c for slug, r in bundle.results.items() for c in r["checks"]}
+        lines += ["", "## The checklists, evaluated against this runner's results", "",
+                  "Items that no recipe measures are NOT MEASURED: check them by hand.", "",
+                  "| Checklist | Item | Verdict |", "|---|---|---|"]
+        for title, text, key in items:
+            check = by_key.get(key) if key else None
+            verdict = check["verdict"] if check else "NOT_MEASURED"
+            lines.append(f"| {_esc(title)} | {_cell(text)} | {_verdict_badge(verdict)} |")
+    return "\n".join(lines) + "\n"
+
+
+def runners_index(bundles: list[store.RunnerBundle], primary: str | None, *, pages: dict[str, str],
+                  current_versions: dict[str, Any]) -> str:
+    """Markdown for ``runners/index.md``: the runners and which recipe ran where and when."""
+    lines = ["# Runners", "",
+             "A runner is a machine that executed the recipes. Its fingerprint records what can change a timing.", ""]
+    if not bundles:
+        lines.append("No runner has results yet: run `edgetiming run`.")
+        return "\n".join(lines) + "\n"
+    lines += ["| Runner | CPU | Cores | onnxruntime | Results |", "|---|---|---|---|---|"]
+    for b in bundles:
+        mark = " (primary)" if b.runner == primary else ""
+        lines.append(
+            f"| [{b.runner}]({b.runner}.md){mark} | {_cell(b.fingerprint['cpu'].get('model'))} | "
+            f"{_cell(b.fingerprint['cpu'].get('logical_cores'))} | {_cell(b.fingerprint['onnxruntime']['version'])} | "
+            f"{len(b.results)} |"
+        )
+    lines += ["", "## Fleet overview", "",
+              "Which recipe ran on which runner, when, and how it ended. *stale*: the recipe changed since.", "",
+              "| Recipe | " + " | ".join(b.runner for b in bundles) + " |",
+              "|---|" + "---|" * len(bundles)]
+    for slug in pages:
+        cells = []
+        for b in bundles:
+            result = b.results.get(slug)
+            if result is None:
+                cells.append("not run")
+                continue
+            flag = ", *stale*" if stale(result, current_versions) else ""
+            cells.append(f"{result['status']} ({result['mode']}, {result['started_at'][:10]}{flag})")
+        lines.append(f"| {_recipe_link(slug, slug, pages)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _key_metric(name: str, metric: dict[str, Any]) -> bool:
+    return metric.get("unit") == "ms" and bool(metric.get("ci")) and re.search(r"p(50|99)_ms$", name) is not None
+
+
+def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows: int = 10) -> str:
+    """An HTML table of the recipe's key metrics (P50 and P99 with CIs) on every runner that ran it."""
+    ran = [b for b in bundles if slug in b.results]
+    if len(ran) < 2:
+        return ""
+    names: list[str] = []
+    for b in ran:
+        for name, metric in sorted(b.results[slug]["metrics"].items()):
+            if _key_metric(name, metric) and name not in names:
+                names.append(name)
+    if not names:
+        return ""
+    head = "".join(f"<th>{_esc(b.runner)}</th>" for b in ran)
+    rows = []
+    for name in names[:max_rows]:
+        cells = []
+        for b in ran:
+            m = b.results[slug]["metrics"].get(name)
+            if m is None or m.get("value") is None:
+                cells.append("<td>-</td>")
+                continue
+            lo, hi = m["ci"]
+            flag = "" if m.get("valid", True) else " (invalid)"
+            cells.append(f"<td>{m['value']:.3g} [{lo:.3g}, {hi:.3g}]{flag}</td>")
+        rows.append(f"<tr><td><code>{_esc(name)}</code> (ms)</td>{''.join(cells)}</tr>")
+    return ('<details class="et-cross-runner" open><summary><strong>On every runner</strong> '
+            "(value [95% CI] in ms)</summary><table><tr><th>metric</th>" + head + "</tr>" + "".join(rows)
+            + "</table></details>")
