@@ -186,6 +186,10 @@ if not validity.valid:
 p50 = summary.estimate(0.5)
 p99 = summary.estimate(0.99)
 ratio = p99.value / p50.value
+report.metric("headline.steady_p99_ms", p99.value, unit="ms", n=p99.n,
+              ci=(p99.lower, p99.upper) if p99.bounded else None, valid=validity.valid,
+              note="; ".join(validity.reasons),
+              description=f"Steady-state P99 of one inference of {path.name} ({'x'.join(map(str, input_shape))})")
 setup_ms = sum(cold_summary[k].get("median_ms") or 0.0 for k in ("import_onnxruntime_ns", "session_create_ns", "first_inference_ns"))
 lines = [
     f"- Steady state: P50 {p50.value:.2f} ms and P99 {p99.value:.2f} ms from {steady.size} samples; "

@@ -9,6 +9,7 @@ result, the interval, the runner and a link to the recipe page:
 - ``{{ figure("characterize-latency", "histogram") }}``: the figure, its alt text and a caption
 - ``{{ check("characterize-latency", "p99-within-deadline") }}``: the verdict and its detail
 - ``{{ runner() }}``: the primary runner's name, linked to its fingerprint
+- ``{{ headlines() }}``: a table of every recipe's ``headline.*`` metrics (the home page)
 
 A placeholder whose recipe, metric, figure or check is missing fails the build
 with a message naming the page and the placeholder. ``edgetiming site``
@@ -28,7 +29,7 @@ from mkdocs.exceptions import PluginError
 
 __all__ = ["PLACEHOLDER", "on_config", "on_page_markdown", "render_placeholder"]
 
-PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner)\(\s*([^)]*?)\s*\)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines)\(\s*([^)]*?)\s*\)\s*\}\}")
 _ARG = re.compile(r'"([^"]*)"')
 _INDEX: dict[str, Any] = {}
 
@@ -59,7 +60,7 @@ def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[dict[
     runner = _INDEX.get("runner")
     if not runner:
         raise PluginError(f"{page_uri}: {text} needs results, but the site has none; run `edgetiming run` first")
-    if kind == "runner":
+    if kind in ("runner", "headlines"):
         return {}, None
     if len(args) != 2:
         raise PluginError(f'{page_uri}: {text} must name a recipe and an item, e.g. {kind}("recipe", "name")')
@@ -88,6 +89,8 @@ def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> st
     runner_link = f"[{runner}]({_rel(page_uri, f'runners/{runner}.md')})"
     if kind == "runner":
         return runner_link
+    if kind == "headlines":
+        return _headlines(page_uri, runner_link)
     assert item is not None
     recipe_link = f"[{args[0]}]({_rel(page_uri, recipe['page'])})"
     provenance = f"{recipe_link} on {runner_link}" + (", quick run" if recipe["mode"] == "quick" else "")
@@ -114,6 +117,28 @@ def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> st
         return f"![{alt}]({src})\n\n*Figure: measured by {provenance}, {recipe['started_at'][:10]}.*"
     verdict = item["verdict"]
     return f'<span class="et-verdict et-{verdict.lower()}">{verdict}</span> {html.escape(item["detail"])} ({provenance})'
+
+
+def _headlines(page_uri: str, runner_link: str) -> str:
+    """Every ``headline.*`` metric of every recipe that ran OK, as a Markdown table."""
+    rows = []
+    for slug, recipe in sorted(_INDEX["recipes"].items()):
+        if recipe["status"] not in ("OK", "CACHED"):
+            continue
+        for name, metric in sorted(recipe["metrics"].items()):
+            if not name.startswith("headline."):
+                continue
+            value = metric["value"]
+            shown = "not measured" if value is None else (
+                _fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
+            unit = metric.get("unit", "") if value is not None else ""
+            ci = f" (95% CI {_fmt(metric['ci'][0])}–{_fmt(metric['ci'][1])})" if metric.get("ci") else ""
+            quick = " (quick run)" if recipe["mode"] == "quick" else ""
+            rows.append(f"| [{slug}]({_rel(page_uri, recipe['page'])}) | {html.escape(metric.get('description', ''))} "
+                        f"| **{html.escape(shown)} {unit}**{ci}{quick} |")
+    if not rows:
+        return f"No recipe has reported a headline result on {runner_link} yet."
+    return "| Recipe | Result | On this runner |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nMeasured on {runner_link}."
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
