@@ -42,9 +42,12 @@ MIN_PROSE_WORDS = 300
 
 NO_RECIPE = re.compile(r"^\s*<!--\s*no-recipe:\s*(\S.*?)\s*-->\s*$", re.MULTILINE)
 # Anything that looks like a call in double braces is meant as a placeholder.
-CANDIDATE = re.compile(r"\{\{\s*[A-Za-z_]\w*\s*\(|\{\{\s*(?:metric|value|figure|check|runner)\b")
+CANDIDATE = re.compile(
+    r"\{\{\s*[A-Za-z_]\w*\s*\(|\{\{\s*(?:metric|value|figure|check|runner|headlines)\b"
+)
 ARG = re.compile(r'"([^"]*)"')
-KIND_ARITY = {"metric": 2, "value": 2, "figure": 2, "check": 2, "runner": 0}
+# metric/value/figure/check name a recipe and an item; the other kinds (runner, headlines) take none.
+TWO_ARG_KINDS = frozenset({"metric", "value", "figure", "check"})
 LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REF_DEFINITION = re.compile(r"^\s*\[[^\]^][^\]]*\]:\s*(\S+)", re.MULTILINE)
 RECIPE_TARGET = re.compile(r"(?:^|/)recipes/([A-Za-z0-9_.-]+)\.ipynb(?:#.*)?$")
@@ -108,7 +111,11 @@ def _mask(raw: str) -> str:
             out.append(line)
     text = "\n".join(out)
     # HTML comments, placeholders, inline code (any number of backticks).
-    for pattern in (re.compile(r"<!--.*?-->", re.DOTALL), PLACEHOLDER, re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)):
+    for pattern in (
+        re.compile(r"<!--.*?-->", re.DOTALL),
+        PLACEHOLDER,
+        re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL),
+    ):
         for m in reversed(list(pattern.finditer(text))):
             text = _blank(text, m.start(), m.end())
     return text
@@ -160,7 +167,9 @@ IDS = [_rel(p) for p in PAGES]
 
 
 def test_guides_exist() -> None:
-    assert (GUIDES / "index.md").is_file(), "docs/guides/index.md is the guides' landing page; restore it"
+    assert (GUIDES / "index.md").is_file(), (
+        "docs/guides/index.md is the guides' landing page; restore it"
+    )
     assert len(PAGES) > 1, "docs/guides/ holds no guides besides its index"
 
 
@@ -175,7 +184,9 @@ def test_links_a_recipe_or_says_why_not(path: Path) -> None:
         "[Characterize latency](../recipes/characterize-latency.ipynb) (adjust ../ to the page's depth), "
         "or add a line `<!-- no-recipe: why no recipe applies -->`"
     )
-    assert len(m.group(1).split()) >= 3, f"{_rel(path)}:{page.line_of(m.start())}: say why no recipe applies, in a few words"
+    assert len(m.group(1).split()) >= 3, (
+        f"{_rel(path)}:{page.line_of(m.start())}: say why no recipe applies, in a few words"
+    )
 
 
 @pytest.mark.parametrize("path", PAGES, ids=IDS)
@@ -186,8 +197,10 @@ def test_recipe_links_resolve(path: Path) -> None:
     for offset, target, slug in recipe_links(page):
         where = f"{_rel(path)}:{page.line_of(offset)}"
         if not (RECIPES / f"{slug}.py").is_file():
-            problems.append(f"{where}: links recipe {slug!r}, but recipes/{slug}.py does not exist; "
-                            "link an existing recipe or name the planned experiment in prose")
+            problems.append(
+                f"{where}: links recipe {slug!r}, but recipes/{slug}.py does not exist; "
+                "link an existing recipe or name the planned experiment in prose"
+            )
             continue
         if "://" in target:
             problems.append(f"{where}: link recipes with a relative path, not {target!r}")
@@ -207,19 +220,28 @@ def test_placeholders_are_well_formed(path: Path) -> None:
     for m in CANDIDATE.finditer(page.raw):
         if not any(a <= m.start() < b for a, b in spans):
             end = page.raw.find("}}", m.start())
-            snippet = page.raw[m.start(): end + 2 if end != -1 else m.start() + 60].replace("\n", " ")
-            problems.append(f"{_rel(path)}:{page.line_of(m.start())}: malformed placeholder {snippet!r}; "
-                            'write e.g. {{ metric("characterize-latency", "steady.p99_ms") }}')
+            snippet = page.raw[m.start() : end + 2 if end != -1 else m.start() + 60].replace(
+                "\n", " "
+            )
+            problems.append(
+                f"{_rel(path)}:{page.line_of(m.start())}: malformed placeholder {snippet!r}; "
+                'write e.g. {{ metric("characterize-latency", "steady.p99_ms") }}'
+            )
     for m in PLACEHOLDER.finditer(page.raw):
         where = f"{_rel(path)}:{page.line_of(m.start())}"
         kind, raw_args = m.group(1), m.group(2)
         args = ARG.findall(raw_args)
-        if len(args) != KIND_ARITY[kind] or re.sub(r'"[^"]*"|[\s,]', "", raw_args):
-            problems.append(f"{where}: {m.group(0)} takes {KIND_ARITY[kind]} quoted argument(s)"
-                            + (': a recipe slug and a name' if KIND_ARITY[kind] else ""))
+        arity = 2 if kind in TWO_ARG_KINDS else 0
+        if len(args) != arity or re.sub(r'"[^"]*"|[\s,]', "", raw_args):
+            problems.append(
+                f"{where}: {m.group(0)} takes {arity} quoted argument(s)"
+                + (": a recipe slug and a name" if arity else "")
+            )
             continue
         if args and not (RECIPES / f"{args[0]}.py").is_file():
-            problems.append(f"{where}: {m.group(0)} names recipe {args[0]!r}, but recipes/{args[0]}.py does not exist")
+            problems.append(
+                f"{where}: {m.group(0)} names recipe {args[0]!r}, but recipes/{args[0]}.py does not exist"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -231,9 +253,11 @@ def test_no_uncited_latency_numbers(path: Path) -> None:
         if CITATION.search(text):
             continue
         for m in LATENCY.finditer(text):
-            problems.append(f"{_rel(path)}:{page.line_of(start + m.start())}: {m.group(0)!r} is typed by hand; "
-                            "pull a measured number with a placeholder, cite the source of an outside number "
-                            "in the same paragraph ([text](url) or [^id]), or put it in `code`")
+            problems.append(
+                f"{_rel(path)}:{page.line_of(start + m.start())}: {m.group(0)!r} is typed by hand; "
+                "pull a measured number with a placeholder, cite the source of an outside number "
+                "in the same paragraph ([text](url) or [^id]), or put it in `code`"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -241,7 +265,9 @@ def test_no_uncited_latency_numbers(path: Path) -> None:
 def test_not_a_stub(path: Path) -> None:
     page = load(path)
     stub = STUB.search(page.raw)
-    assert not stub, f"{_rel(path)}:{page.line_of(stub.start())}: {stub.group(0)!r} marks an unfinished page; finish it"
+    assert not stub, (
+        f"{_rel(path)}:{page.line_of(stub.start())}: {stub.group(0)!r} marks an unfinished page; finish it"
+    )
     words = len(WORD.findall(page.prose))
     assert words >= MIN_PROSE_WORDS, (
         f"{_rel(path)}: {words} words of prose, fewer than {MIN_PROSE_WORDS}; a guide says what problem it "
@@ -261,10 +287,15 @@ def test_checker_finds_uncited_numbers_outside_code_only() -> None:
         "The loop took 12 ms at P99 and 350 µs at P50.\n\n"
         "A cited figure: 100 s stall [HdrHistogram](https://github.com/HdrHistogram/HdrHistogram).\n\n"
         "- one item with 5 ms\n- another with 7 ms[^src]\n\n"
-        "Code `sleep(5 s)` and {{ metric(\"characterize-latency\", \"steady.p99_ms\") }} are fine; so are P99s.\n\n"
+        'Code `sleep(5 s)` and {{ metric("characterize-latency", "steady.p99_ms") }} are fine; so are P99s.\n\n'
         "```python\ntime.sleep(3)  # 3 s\n```\n"
     )
-    flagged = [m.group(0) for _, unit in units(_page(text)) if not CITATION.search(unit) for m in LATENCY.finditer(unit)]
+    flagged = [
+        m.group(0)
+        for _, unit in units(_page(text))
+        if not CITATION.search(unit)
+        for m in LATENCY.finditer(unit)
+    ]
     assert flagged == ["12 ms", "350 µs", "5 ms"]
 
 
@@ -272,7 +303,10 @@ def test_checker_resolves_recipe_links_by_depth() -> None:
     page = _page("See [it](../../recipes/characterize-latency.ipynb#tail).", "guides/primers/x.md")
     ((_, target, slug),) = recipe_links(page)
     assert slug == "characterize-latency"
-    assert posixpath.normpath(posixpath.join("guides/primers", target.split("#")[0])) == "recipes/characterize-latency.ipynb"
+    assert (
+        posixpath.normpath(posixpath.join("guides/primers", target.split("#")[0]))
+        == "recipes/characterize-latency.ipynb"
+    )
 
 
 def test_checker_sees_placeholders_and_malformed_ones() -> None:
