@@ -148,6 +148,7 @@ def test_fleet_pages_show_every_runner_checks_and_checklists(project, fixture_ru
     assert "Another CPU" in board
     assert "n is positive" in board and "et-verdict et-pass" in board
     assert "The watchdog is armed" in board and "et-verdict et-not_measured" in board
+    assert "executed run(s) recorded on this runner" in board
 
 
 def test_cross_runner_table_lists_each_runners_interval():

@@ -73,6 +73,9 @@ def _site(args: argparse.Namespace) -> int:
         return 1
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    print(f"regressions: {len(report.regressions)}")
+    for line in report.regressions:
+        print(f"  {line}")
     if args.no_build:
         print(f"pages generated; mkdocs config at {report.config_path}")
     else:

@@ -28,7 +28,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from . import cache, fingerprint, recipes, report, store
+from . import cache, fingerprint, history, recipes, report, store
 
 __all__ = [
     "DEFAULT_TIMEOUT_CELL_S",
@@ -259,6 +259,7 @@ def _run_one(
     except store.StoreError as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
         return RecipeOutcome(recipe.slug, recipe.path, "FAILED", duration_s, detail=f"result not stored: {exc}")
+    history.append(runner_dir, record)
     detail = "" if error is None else error["message"]
     if status == "UNEXPECTED_PASS":
         detail = f"listed as expected to fail ({recipe.expected_failure}) but passed; remove expected_failure"

@@ -79,7 +79,8 @@ def _recipe_link(slug: str, title: str, pages: dict[str, str]) -> str:
 
 
 def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any], pages: dict[str, str],
-                docs_dir: Path) -> str:
+                docs_dir: Path, history_entries: list[dict[str, Any]] | None = None,
+                regressions: list[Any] | None = None) -> str:
     """Markdown for ``runners/<runner>.md``."""
     fp = bundle.fingerprint
     na = fingerprint.NOT_AVAILABLE
@@ -120,6 +121,16 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
                       "|---|---|---|---|"]
             lines += [f"| `{slug}` | `{_esc(c['name'])}` | {_verdict_badge(c['verdict'])} | {_cell(c['detail'])} |"
                       for slug, c in checks]
+    if history_entries:
+        made = history_figures(bundle.runner, history_entries, docs_dir / "runners" / "history" / bundle.runner)
+        lines += ["", "## History", "",
+                  f"{len(history_entries)} executed run(s) recorded on this runner (cached runs add none)."]
+        if regressions:
+            lines += ["", "Regressions (a later run's interval entirely above the earlier one's by more than 5%):", ""]
+            lines += [f"- {_esc(r.message(bundle.runner))}" for r in regressions]
+        for slug, (name, alt) in sorted(made.items()):
+            alt_md = alt.replace("[", "(").replace("]", ")")
+            lines += ["", f"![{alt_md}](history/{bundle.runner}/{name})"]
     items = checklist_items(docs_dir)
     if items:
         by_key = {f"{slug}/{c['name']}": c for slug, r in bundle.results.items() for c in r["checks"]}
@@ -131,6 +142,45 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
             verdict = check["verdict"] if check else "NOT_MEASURED"
             lines.append(f"| {_esc(title)} | {_cell(text)} | {_verdict_badge(verdict)} |")
     return "\n".join(lines) + "\n"
+
+
+def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -> dict[str, tuple[str, str]]:
+    """One PNG per recipe with two or more runs: its P50/P99 metrics (ms, with intervals) over time.
+
+    Returns recipe -> (file name, alt text).
+    """
+    from matplotlib.figure import Figure
+
+    from . import figures
+
+    made: dict[str, tuple[str, str]] = {}
+    recipes_seen = sorted({e["recipe"] for e in entries})
+    for slug in recipes_seen:
+        runs = [e for e in entries if e["recipe"] == slug and e["status"] == "OK"]
+        names = sorted({n for e in runs for n, m in e["metrics"].items() if _key_metric(n, m)})
+        if len(runs) < 2 or not names:
+            continue
+        figures.use_style()
+        fig = Figure(figsize=(7.0, 3.6))
+        ax = fig.subplots()
+        alt_parts = []
+        for name in names[:6]:
+            points = [(i, e["metrics"][name]) for i, e in enumerate(runs) if name in e["metrics"]]
+            xs = [i for i, _ in points]
+            ys = [m["value"] for _, m in points]
+            lo = [m["value"] - m["ci"][0] for _, m in points]
+            hi = [m["ci"][1] - m["value"] for _, m in points]
+            ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=name)
+            alt_parts.append(f"{name} from {ys[0]:.3g} to {ys[-1]:.3g} ms")
+        ax.set_xlabel("run (oldest first)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(f"{slug} on {runner}: history with 95% intervals")
+        ax.legend(fontsize=7)
+        name = f"{slug}.png"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_dir / name, dpi=100, bbox_inches="tight", metadata={"Software": None})
+        made[slug] = (name, f"History of {slug} on {runner} over {len(runs)} runs: " + "; ".join(alt_parts))
+    return made
 
 
 def runners_index(bundles: list[store.RunnerBundle], primary: str | None, *, pages: dict[str, str],

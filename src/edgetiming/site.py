@@ -23,7 +23,7 @@ import jupytext
 import nbformat
 import yaml
 
-from . import bundlecompare, fingerprint, fleet_pages, recipes, store
+from . import bundlecompare, fingerprint, fleet_pages, history, recipes, store
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -44,6 +44,7 @@ class SiteReport:
     primary_runner: str | None
     pages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    regressions: list[str] = field(default_factory=list)
 
 
 def _esc(value: Any) -> str:
@@ -263,8 +264,13 @@ def generate(
     runner_nav: list[Any] = ["runners/index.md"]
     for bundle in bundles:
         page = f"runners/{bundle.runner}.md"
+        folders = {bundle.path, *bundle.sources.values()}
+        entries = history.merge([history.load(folder) for folder in sorted(folders)])
+        regressions = history.find_regressions(entries)
+        report.regressions += [r.message(bundle.runner) for r in regressions]
         (docs_dir / page).write_text(
-            fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir), encoding="utf-8")
+            fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir,
+                                    history_entries=entries, regressions=regressions), encoding="utf-8")
         runner_nav.append({bundle.runner: page})
         report.pages.append(page)
     (docs_dir / "runners" / "index.md").write_text(
