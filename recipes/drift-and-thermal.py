@@ -1,0 +1,561 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+#   edgetiming:
+#     quick: {duration_s: 5.0, block_s: 0.4}
+#     expected_duration_s: 240
+#     timeout_cell_s: 900
+# ---
+
+# %% [markdown]
+# # Drift, throttling and a sentinel workload
+#
+# A short benchmark answers "how fast is the model"; a device that runs for minutes or hours
+# also asks "does it stay that fast". This recipe runs the model for several minutes as a time
+# series and you will learn how to read that series: where its change points are and whether
+# it has a warmup, a slowdown or no steady state at all (change-point classification after
+# Barrett et al. 2017); whether the latency trends up or down over the run (a trend test on
+# block medians); what the machine's own frequency, temperature and throttle signals said
+# while it ran, where the runner exposes them; and, with a small fixed *sentinel* model timed
+# between the blocks of the real model, whether a drift belongs to the machine (both slow
+# down) or to the model (only the model slows down).
+#
+# The model is the PP-OCRv4 text detector shipped in the `rapidocr-onnxruntime` wheel; pass your
+# own with `--param model_path=/path/to/model.onnx` and its input shape.
+
+# %% tags=["parameters"]
+model_path = "rapidocr:det"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls
+input_shape = [1, 3, 320, 320]  # N, C, H, W of the model's image input
+deadline_ms = 50.0  # the application's deadline for one inference
+percentile = 0.99  # the SLO: the `percentile` latency must be <= deadline_ms
+duration_s = 210.0  # length of the long run: model blocks plus sentinel blocks
+block_s = 3.0  # one block runs the model for about this long, then the sentinel
+sentinel_share = 0.25  # sentinel time per block as a fraction of the model's block time
+sentinel_rows = 64  # the sentinel: a fixed 4-layer MatMul+Relu model on a [rows, width] input
+sentinel_width = 512
+drift_blocks = 10  # block medians in the trend test (measurement.md: ~10)
+min_change = 0.05  # a trend smaller than this fraction of the median over the run is not drift
+inject_model_slowdown = 0.0  # e.g. 0.3: every model call in the second half busy-waits 30% longer
+intra_op_threads = 0  # 0 lets onnxruntime choose
+seed = 0
+
+# %% [markdown]
+# ## The model, the sentinel and the input
+#
+# The sentinel is a tiny ONNX model built here from fixed, seeded weights: four 512-wide
+# matrix products with ReLU. It runs on the same onnxruntime, with the same thread settings,
+# on the same cores as the model, so whatever slows the machine down (frequency scaling,
+# thermal limits, another process) slows it too. It never changes between runs or devices,
+# so a drift that appears in the model's latency but not in the sentinel's belongs to the
+# model's own work (its memory, its inputs, its code path), not to the machine.
+
+# %%
+import math
+import time
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+from IPython.display import Markdown, display
+from matplotlib.figure import Figure
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image, ImageDraw, ImageFont
+
+from edgetiming import figures, report, stats
+from edgetiming.coldstart import SessionConfig, open_session, session_settings
+from edgetiming.measure import closed_loop, timing_gc_off
+from edgetiming.models import resolve, sha256_file
+from edgetiming.resources import NOT_AVAILABLE
+from edgetiming.steady import classify_steady_state, drift_test
+
+figures.use_style()
+config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
+path = resolve(model_path)
+session = open_session(path, config)
+input_name = session.get_inputs()[0].name
+print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...)")
+print(
+    "onnxruntime",
+    ort.__version__,
+    {
+        k: v
+        for k, v in session_settings(session).items()
+        if k in ("intra_op_num_threads", "allow_spinning", "providers")
+    },
+)
+
+
+def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A few lines of rendered text, float32 NCHW normalized the way PP-OCR's detector expects."""
+    img = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    try:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
+    except OSError:
+        font = ImageFont.load_default()
+    words = ["latency", "drift", "thermal", "sentinel", "edge", "throttle", "budget", "runner"]
+    for row in range(5):
+        draw.text((8, 8 + row * height // 6), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
+    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
+    return arr.transpose(2, 0, 1)[None, ...]
+
+
+def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> bytes:
+    """A fixed MatMul+Relu chain with seeded weights, serialized: the same bytes on every device."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, prev = [], [], "x"
+    for i in range(layers):
+        w = (rng.standard_normal((width, width)) / math.sqrt(width)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        nodes += [
+            helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Relu", [f"m{i}"], [f"r{i}" if i < layers - 1 else "y"]),
+        ]
+        prev = f"r{i}"
+    graph = helper.make_graph(
+        nodes,
+        "sentinel",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
+
+
+rng = np.random.default_rng(seed)
+n, c, h, w = input_shape
+feeds = {input_name: np.repeat(text_image(h, w, rng), n, axis=0).astype(np.float32)}
+sentinel = open_session(sentinel_model(sentinel_rows, sentinel_width, seed=seed), config)
+sentinel_feeds = {"x": rng.standard_normal((sentinel_rows, sentinel_width)).astype(np.float32)}
+
+# The model call is one function for the whole run, so the call path is identical in both halves;
+# `extra_ns` stays 0 unless `inject_model_slowdown` asks for a deliberate model-only drift.
+extra_ns = 0
+
+
+def run_model():
+    t0 = time.perf_counter_ns()
+    session.run(None, feeds)
+    if extra_ns:
+        end = t0 + extra_ns + (time.perf_counter_ns() - t0)
+        while time.perf_counter_ns() < end:
+            pass
+
+
+def run_sentinel():
+    sentinel.run(None, sentinel_feeds)
+
+
+# A short calibration sizes the blocks in iterations, so a block lasts about block_s on any device.
+calib_model = closed_loop(run_model, warmup_iters=1, iters=3, overhead=False).steady_ns
+calib_sent = closed_loop(run_sentinel, warmup_iters=3, iters=10, overhead=False).steady_ns
+model_ms, sent_ms = np.median(calib_model) / 1e6, np.median(calib_sent) / 1e6
+model_iters = max(2, round(block_s * 1e3 / model_ms))
+sent_iters = max(2, round(block_s * sentinel_share * 1e3 / sent_ms))
+block_est_s = (model_iters * model_ms + sent_iters * sent_ms) / 1e3
+n_blocks = max(9, round(duration_s / block_est_s))  # >= 9: the ratio test needs three blocks of three
+print(f"calibration: model {model_ms:.2f} ms, sentinel {sent_ms:.2f} ms per call")
+print(
+    f"{n_blocks} blocks of {model_iters} model + {sent_iters} sentinel iterations "
+    f"(about {n_blocks * block_est_s:.0f} s)"
+)
+
+# %% [markdown]
+# ## The long run
+#
+# Each block times the model for `model_iters` calls, then the sentinel for `sent_iters`
+# calls, both in the closed loop with garbage collection off. Each timed loop reads every
+# throttle signal before and after it (`edgetiming.resources.throttle_signals`), so the
+# signals are sampled once per block, outside the timed calls. Nothing is trimmed: the
+# first block's iterations are part of the series, and the classification below says
+# whether they are a warmup.
+
+# %%
+model_lat, sent_lat, blocks = [], [], []
+t_start = time.perf_counter()
+# One outer gc freeze for the whole run: each closed_loop then skips a full collection of the
+# notebook's objects between blocks (hundreds of ms on a busy 2-core runner).
+with timing_gc_off():
+    for b in range(n_blocks):
+        if b >= 9 and time.perf_counter() - t_start > 1.1 * duration_s:
+            break  # a busier machine than at calibration: keep the run's length, not its block count
+        half = time.perf_counter() - t_start >= duration_s / 2
+        extra_ns = int(inject_model_slowdown * model_ms * 1e6) if half else 0
+        t_block = time.perf_counter() - t_start
+        m = closed_loop(run_model, warmup_iters=0, iters=model_iters, overhead=False)
+        s = closed_loop(run_sentinel, warmup_iters=0, iters=sent_iters, overhead=False)
+        model_lat.append(m.latency_ns)
+        sent_lat.append(s.latency_ns)
+        blocks.append(
+            {
+                "block": b,
+                "t_s": t_block,
+                "model_median_ms": np.median(m.latency_ns) / 1e6,
+                "sentinel_median_ms": np.median(s.latency_ns) / 1e6,
+                "throttle_before": m.throttle["before"],
+                "throttle_after": s.throttle["after"],
+                "throttle_seen": m.throttle["seen"] or s.throttle["seen"],
+                "throttle_reasons": m.throttle["reasons"] + s.throttle["reasons"],
+            }
+        )
+elapsed_s = time.perf_counter() - t_start
+if len(blocks) < n_blocks:
+    print(f"stopped after {len(blocks)} of {n_blocks} planned blocks: the run reached its {duration_s:g} s length")
+    n_blocks = len(blocks)
+model_all = np.concatenate(model_lat)
+sent_all = np.concatenate(sent_lat)
+df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("throttle_")} for r in blocks])
+df["ratio"] = df["model_median_ms"] / df["sentinel_median_ms"]
+print(f"{n_blocks} blocks in {elapsed_s:.1f} s: {model_all.size} model and {sent_all.size} sentinel iterations")
+report.samples(
+    "model",
+    model_all,
+    description=f"model latency per iteration in order, {n_blocks} blocks of {model_iters}; no warmup removed",
+)
+report.samples(
+    "sentinel",
+    sent_all,
+    description=f"sentinel latency per iteration in order, {n_blocks} blocks of "
+    f"{sent_iters}, each block run right after the model block of the same index",
+)
+report.metric("run_duration_s", elapsed_s, unit="s", description="wall time of the long run")
+report.metric("blocks", n_blocks, description="interleaved model + sentinel blocks")
+df.round(3).head(12)
+
+# %% [markdown]
+# ## Change points and warmup class
+#
+# PELT change-point detection on the whole model series (outliers set aside per 200-sample
+# window, penalty `15 ln n`), then a class: `flat`, `warmup` (the run settles at a faster
+# level), `slowdown` (the run settles at a slower level than it once had) or
+# `no steady state`. The class is reported, not used to silently trim the run.
+
+# %%
+steady_state = classify_steady_state(model_all)
+print(f"class: {steady_state.classification} ({steady_state.reason})")
+print(
+    f"change points at iterations {list(steady_state.change_points)}; "
+    f"{steady_state.n_outliers} outliers set aside for the detection"
+)
+for seg in steady_state.segments:
+    print(f"  iterations {seg.start:>6}-{seg.end:<6} mean {seg.mean_ms:7.2f} ms  median {seg.median_ms:7.2f} ms")
+report.metric("steady_class", steady_state.classification, description=steady_state.reason)
+report.metric(
+    "change_points", len(steady_state.change_points), description="change points PELT found in the model series"
+)
+steady_from = steady_state.steady_start if steady_state.steady_start is not None else 0
+fig, alt = figures.timeline(
+    model_all,
+    warmup_end=steady_state.steady_start or None,
+    change_points=steady_state.change_points,
+    deadline_ms=deadline_ms,
+    title=f"{path.name}: {model_all.size:,} iterations, class '{steady_state.classification}'",
+)
+report.figure(fig, "timeline", alt=alt + f"; classified '{steady_state.classification}'")
+
+# %% [markdown]
+# ## Drift: model, sentinel, and model relative to sentinel
+#
+# The trend test (Mann-Kendall on `drift_blocks` block medians, with a Theil-Sen slope) runs
+# three times: on the model, on the sentinel, and on the per-block ratio model / sentinel.
+# Reading them together:
+#
+# - the model drifts and the ratio does not, while the sentinel drifts the same way:
+#   **machine drift** (both slowed down or sped up together);
+# - the ratio drifts in the model's direction: **model drift** (the model changed relative
+#   to a fixed workload on the same machine);
+# - nothing drifts: **no drift** over this run.
+
+# %%
+ratio_blocks = min(drift_blocks, n_blocks // 3)
+# drift_test needs three samples per block; a short run on a slow machine gets fewer blocks
+d_model = drift_test(model_all, blocks=max(3, min(drift_blocks, model_all.size // 3)), min_change=min_change)
+d_sent = drift_test(sent_all, blocks=max(3, min(drift_blocks, sent_all.size // 3)), min_change=min_change)
+d_ratio = drift_test(df["ratio"].to_numpy() * 1e6, blocks=ratio_blocks, min_change=min_change)
+
+
+def direction(d):
+    return "slower" if d.relative_change > 0 else "faster"
+
+
+if d_model.drift and d_ratio.drift and direction(d_ratio) == direction(d_model):
+    attribution = "model drift"
+    why = (
+        f"the model got {direction(d_model)} by {abs(d_model.relative_change):.1%} over the run and the "
+        f"model/sentinel ratio moved the same way ({d_ratio.relative_change:+.1%}): the change is in the "
+        "model's own work, not in the machine"
+    )
+elif d_model.drift and d_sent.drift and direction(d_sent) == direction(d_model):
+    attribution = "machine drift"
+    why = (
+        f"the model ({d_model.relative_change:+.1%}) and the sentinel ({d_sent.relative_change:+.1%}) moved "
+        f"together and their ratio did not drift ({d_ratio.relative_change:+.1%}, p = {d_ratio.p_value:.2g}): "
+        "the machine changed speed"
+    )
+elif d_model.drift:
+    attribution = "unattributed drift"
+    why = (
+        f"the model drifted ({d_model.relative_change:+.1%}) but neither the sentinel "
+        f"({d_sent.relative_change:+.1%}) nor the ratio ({d_ratio.relative_change:+.1%}) shows a clear trend "
+        "in the same direction: a longer run or more blocks would separate the two"
+    )
+elif d_sent.drift:
+    attribution = "machine drift the model did not feel"
+    why = (
+        f"the sentinel drifted ({d_sent.relative_change:+.1%}) while the model did not "
+        f"({d_model.relative_change:+.1%}, p = {d_model.p_value:.2g})"
+    )
+else:
+    attribution = "no drift"
+    why = (
+        f"neither the model ({d_model.relative_change:+.1%}, p = {d_model.p_value:.2g}) nor the sentinel "
+        f"({d_sent.relative_change:+.1%}, p = {d_sent.p_value:.2g}) shows a trend of at least {min_change:.0%}"
+    )
+for name, d in (("model", d_model), ("sentinel", d_sent), ("model/sentinel", d_ratio)):
+    print(
+        f"{name:<15} tau {d.tau:+.2f}  p {d.p_value:.3g}  change over the run {d.relative_change:+.1%}  "
+        f"drift: {d.drift}  ({d.blocks} blocks)"
+    )
+    report.metric(
+        f"drift.{name.replace('/', '_per_')}.relative_change",
+        d.relative_change,
+        description=f"Theil-Sen trend of the {name} block medians over the run / its median "
+        f"(p = {d.p_value:.3g}, {d.blocks} blocks)",
+    )
+print(f"=> {attribution}: {why}")
+report.metric("drift_attribution", attribution, description=why)
+
+# %%
+fig = Figure(figsize=(8.0, 5.2), layout="constrained")
+ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+m_rel = df["model_median_ms"] / df["model_median_ms"].median()
+s_rel = df["sentinel_median_ms"] / df["sentinel_median_ms"].median()
+r_rel = df["ratio"] / df["ratio"].median()
+ax1.plot(
+    df["t_s"],
+    m_rel,
+    "o-",
+    markersize=3,
+    color=figures.PALETTE[0],
+    label=f"model block median (run median {df['model_median_ms'].median():.2f} ms)",
+)
+ax1.plot(
+    df["t_s"],
+    s_rel,
+    "s-",
+    markersize=3,
+    color=figures.PALETTE[1],
+    label=f"sentinel block median (run median {df['sentinel_median_ms'].median():.2f} ms)",
+)
+ax1.axhline(1.0, color="#57606a", linewidth=0.8)
+ax1.set_ylabel("block median / run median")
+ax1.set_title(f"Model and sentinel, block by block: {attribution}")
+ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+ax2.plot(df["t_s"], r_rel, "d-", markersize=3, color=figures.PALETTE[2], label="model / sentinel")
+ax2.axhline(1.0, color="#57606a", linewidth=0.8)
+ax2.set_ylabel("ratio / run median")
+ax2.set_xlabel("time since the start of the run (s)")
+ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+alt = (
+    f"Block medians of the model and of the sentinel over {elapsed_s:.0f} s ({n_blocks} blocks), each divided "
+    f"by its run median: model from {m_rel.min():.2f} to {m_rel.max():.2f}, sentinel from {s_rel.min():.2f} "
+    f"to {s_rel.max():.2f}; the model/sentinel ratio ranges {r_rel.min():.2f}-{r_rel.max():.2f}. "
+    f"Trend over the run: model {d_model.relative_change:+.1%}, sentinel {d_sent.relative_change:+.1%}, "
+    f"ratio {d_ratio.relative_change:+.1%}; verdict: {attribution}."
+)
+report.figure(fig, "sentinel-vs-model", alt=alt)
+
+# %% [markdown]
+# ## Frequency, temperature and throttle signals
+#
+# Read from the runner once per block: CPU frequency (`cpufreq/scaling_cur_freq`), thermal
+# zones, Intel `core_throttle_count`, Raspberry Pi `vcgencmd get_throttled` and NVIDIA clock
+# event reasons. A signal this runner does not expose is shown as "not available" with the
+# reason; it is never guessed.
+
+# %%
+snaps = [r["throttle_before"] for r in blocks] + [blocks[-1]["throttle_after"]]
+snap_t = list(df["t_s"]) + [elapsed_s]
+rows = []
+for name in snaps[0]:
+    if name == "throttled":
+        continue
+    sigs = [s[name] for s in snaps]
+    avail = [g for g in sigs if g["available"]]
+    if not avail:
+        rows.append(
+            {
+                "signal": name,
+                "available": False,
+                "reading": NOT_AVAILABLE,
+                "detail": sigs[0]["detail"],
+                "flagged in any sample": False,
+            }
+        )
+        continue
+    first, last = avail[0]["value"], avail[-1]["value"]
+    reading = f"first {first}, last {last}" if first != last else f"{first} (unchanged)"
+    rows.append(
+        {
+            "signal": name,
+            "available": True,
+            "reading": reading[:160],
+            "detail": avail[0]["detail"],
+            "flagged in any sample": any(g["flagged"] for g in avail),
+        }
+    )
+signals = pd.DataFrame(rows)
+available = signals[signals["available"]]["signal"].tolist()
+throttled_blocks = [r["block"] for r in blocks if r["throttle_seen"]]
+reasons = sorted({x for r in blocks for x in r["throttle_reasons"]})
+print(f"{len(snaps)} samples of every signal; available on this runner: {available or 'none'}")
+if throttled_blocks:
+    print(f"throttling seen around blocks {throttled_blocks}: {reasons}")
+report.metric(
+    "signals_available",
+    ", ".join(available) or NOT_AVAILABLE,
+    description="throttle-related signals this runner exposes",
+)
+signals
+
+
+# %%
+def series(name, reduce):
+    """One number per snapshot for an available signal (None where a snapshot lacks it)."""
+    out = []
+    for s in snaps:
+        sig = s[name]
+        out.append(
+            reduce(sig["value"]) if sig["available"] and isinstance(sig["value"], dict) and sig["value"] else None
+        )
+    return out
+
+
+plots = []
+if "cpufreq" in available:
+    plots.append(("mean CPU frequency (MHz)", series("cpufreq", lambda v: np.mean(list(v.values())) / 1e6)))
+if "thermal_zones" in available:
+    plots.append(("hottest thermal zone (°C)", series("thermal_zones", lambda v: max(v.values()))))
+if "core_throttle_count" in available:
+    plots.append(
+        ("throttle events since boot (count, all CPUs)", series("core_throttle_count", lambda v: sum(v.values())))
+    )
+if plots:
+    fig = Figure(figsize=(8.0, 2.0 + 1.6 * len(plots)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(plots), 1, sharex=True))
+    parts = []
+    for ax, (label, ys) in zip(axes, plots):
+        pts = [(t, y) for t, y in zip(snap_t, ys) if y is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", markersize=3, color=figures.PALETTE[3])
+        ax.set_ylabel(label, fontsize=8)
+        parts.append(f"{label} from {min(p[1] for p in pts):.4g} to {max(p[1] for p in pts):.4g}")
+    axes[-1].set_xlabel("time since the start of the run (s)")
+    axes[0].set_title("Machine signals during the run")
+    report.figure(
+        fig, "signals", alt=f"Machine signals sampled {len(snaps)} times over {elapsed_s:.0f} s: " + "; ".join(parts)
+    )
+else:
+    print(
+        "No frequency, temperature or throttle counter is exposed on this runner: no signal figure; the "
+        "sentinel is the only witness of machine drift here."
+    )
+
+# %% [markdown]
+# ## SLO checklist on this runner
+
+# %%
+steady = model_all[steady_from:]
+verdict = stats.slo_verdict(steady, percentile, deadline_ms)
+report.check(
+    f"p{percentile * 100:g}-within-deadline",
+    verdict.verdict,
+    f"P{percentile * 100:g} over the steady part of the long run ({steady.size} iterations) = "
+    f"{verdict.estimate.value:.2f} ms, 95% CI [{verdict.estimate.lower:.2f}, {verdict.estimate.upper:.2f}] ms, "
+    f"deadline {deadline_ms:g} ms: {verdict.reason}",
+)
+cls = steady_state.classification
+too_short = steady_state.reason.startswith("too few")
+report.check(
+    "steady-state-reached",
+    "PASS" if cls in ("flat", "warmup") else ("INCONCLUSIVE" if too_short else "FAIL"),
+    f"class '{cls}': {steady_state.reason}",
+)
+report.check(
+    "no-drift",
+    "FAIL" if d_model.drift else "PASS",
+    f"model trend over the run {d_model.relative_change:+.1%} (p = {d_model.p_value:.2g}, {d_model.blocks} block "
+    f"medians, drift means p < {d_model.alpha:g} and at least {min_change:.0%}): {attribution}",
+)
+report.check(
+    "no-model-specific-drift",
+    "FAIL" if (d_ratio.drift and d_ratio.relative_change > 0) else "PASS",
+    f"model/sentinel ratio trend {d_ratio.relative_change:+.1%} (p = {d_ratio.p_value:.2g}, {d_ratio.blocks} blocks)",
+)
+report.check(
+    "no-throttling",
+    "NOT_MEASURED" if not available else ("FAIL" if throttled_blocks else "PASS"),
+    "no frequency, thermal or throttle signal is exposed on this runner: " + "; ".join(signals["detail"])
+    if not available
+    else (
+        f"throttling seen around blocks {throttled_blocks}: {'; '.join(reasons)}"
+        if throttled_blocks
+        else f"{len(snaps)} samples of {', '.join(available)}; none flagged throttling"
+    ),
+)
+
+# %% [markdown]
+# ## Conclusion on this runner
+#
+# Computed from the measurements above, not written in advance.
+
+# %%
+p50, p99 = stats.quantile(steady, 0.5) / 1e6, stats.quantile(steady, percentile) / 1e6
+lines = [
+    f"- {model_all.size:,} model iterations over {elapsed_s:.0f} s, interleaved with {sent_all.size:,} sentinel "
+    f"iterations. Class **{cls}**: {steady_state.reason}; {len(steady_state.change_points)} change point(s).",
+    f"- Drift: **{attribution}**: {why}.",
+    f"- Steady part: P50 {p50:.2f} ms, P{percentile * 100:g} {p99:.2f} ms; SLO P{percentile * 100:g} <= "
+    f"{deadline_ms:g} ms is **{verdict.verdict}** ({verdict.reason}).",
+]
+if available:
+    lines.append(
+        f"- Signals read on this runner: {', '.join(available)}; "
+        + (
+            f"throttling flagged around blocks {throttled_blocks}."
+            if throttled_blocks
+            else "none flagged throttling during the run."
+        )
+    )
+else:
+    lines.append(
+        "- This runner exposes no frequency, temperature or throttle signal (all five read "
+        '"not available"), so the sentinel is the only evidence about the machine\'s own speed.'
+    )
+if inject_model_slowdown:
+    lines.append(
+        f"- A model-only slowdown of {inject_model_slowdown:.0%} was injected in the second half on "
+        f"purpose; the attribution above should read 'model drift'"
+        + (" and it does." if attribution == "model drift" else f", and here it reads '{attribution}'.")
+    )
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## On your own device
+#
+# ```bash
+# edgetiming run recipes/drift-and-thermal.py --runner my-board \
+#     --param model_path=/path/to/model.onnx --param 'input_shape=[1, 3, 640, 640]' \
+#     --param duration_s=600 --param deadline_ms=33.3
+# ```
+#
+# Run it long enough for the device to heat up (ten minutes or more on a passively cooled
+# board) and in the enclosure it will ship in. To see what a model-only drift looks like,
+# add `--param inject_model_slowdown=0.3`: the second half of the model calls then busy-wait
+# 30% longer, the sentinel does not, and the attribution should read "model drift".
