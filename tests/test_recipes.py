@@ -25,6 +25,7 @@ def test_every_recipe_is_run_or_listed():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("slug", ALL)
 def test_recipe_runs_in_quick_mode(slug: str, quick_runs):
     path = RECIPES_DIR / f"{slug}.py"
