@@ -8,7 +8,8 @@ its line in ``docs/guides/checklists/*.md`` names a check::
     - [ ] P99 meets the deadline with confidence <!-- evaluates: characterize-latency/p99-within-deadline -->
 
 Items without that comment, or whose check has no result on the runner, are
-shown as NOT MEASURED.
+shown as NOT MEASURED. An item spanning several lines is shown by its first line,
+so the comment goes on that line.
 """
 
 from __future__ import annotations
