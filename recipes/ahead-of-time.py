@@ -188,8 +188,8 @@ variants: dict[str, tuple[Path, str]] = {
 }
 if tool_files:
     variants[f"ORT format, converter ({offline_level})"] = (
-        tool_files[0], f"convert_onnx_models_to_ort --optimization_style Fixed at '{offline_level}'"
-        " (NchwcTransformer excluded), loaded with optimization off")
+        tool_files[0], (f"convert_onnx_models_to_ort --optimization_style Fixed at '{offline_level}'"
+                        " (NchwcTransformer excluded), loaded with optimization off"))
 
 optimized = onnx.load(str(workdir / "optimized.onnx"))
 nchwc_nodes = sum(1 for node in optimized.graph.node if node.domain == "com.microsoft.nchwc")
@@ -390,9 +390,9 @@ def verdict_text(cmp, n_each: int | None = None) -> str:
     return f"x{cmp.ratio:.2f} of the baseline ({word}; 95% interval {cmp.lower:.2f}-{cmp.upper:.2f})"
 
 
-lines = [f"- Baseline (`.onnx`, optimized in every process): session creation median "
-         f"{np.median(phase_ms[base]['session creation']):.0f} ms, first inference "
-         f"{np.median(phase_ms[base]['first inference']):.0f} ms, steady P50 {steady_p50[base]:.1f} ms."]
+lines = [(f"- Baseline (`.onnx`, optimized in every process): session creation median "
+          f"{np.median(phase_ms[base]['session creation']):.0f} ms, first inference "
+          f"{np.median(phase_ms[base]['first inference']):.0f} ms, steady P50 {steady_p50[base]:.1f} ms.")]
 for label, row in comparisons.items():
     lines.append(f"- **{label}**: session creation {verdict_text(row['session creation'], n_processes)}; first "
                  f"inference {verdict_text(row['first inference'], n_processes)}; steady state "
