@@ -79,3 +79,16 @@ def test_cold_start_reports_a_broken_model_clearly(tmp_path) -> None:
     bad.write_bytes(b"not a model")
     with pytest.raises(RuntimeError, match="measurement child failed"):
         cold_start(str(bad), n_processes=1, iters=5)
+
+
+def test_config_of_a_session_keeps_every_timing_setting():
+    """A session reopened from its own settings (isolate=True, overhead session) keeps them all."""
+    from edgetiming.coldstart import SessionConfig, _config_of, open_session
+
+    config = SessionConfig(intra_op_num_threads=1, allow_spinning=False, execution_mode="parallel",
+                           graph_optimization_level="basic",
+                           config_entries=(("session.set_denormal_as_zero", "1"),))
+    again = _config_of(open_session("rapidocr:cls", config))
+    assert (again.intra_op_num_threads, again.allow_spinning, again.execution_mode,
+            again.graph_optimization_level) == (1, False, "parallel", "basic")
+    assert ("session.set_denormal_as_zero", "1") in again.config_entries

@@ -207,11 +207,18 @@ def _model_source(session: Any, tmp_model: list[Path]) -> str:
 
 
 def _config_of(session: Any) -> SessionConfig:
+    """The SessionConfig that reopens a session with the settings it was created with."""
     s = session_settings(session)
     ints = {k: s[k] if isinstance(s[k], int) else None
             for k in ("intra_op_num_threads", "inter_op_num_threads")}
     spin = None if s["allow_spinning"] == "default" else s["allow_spinning"] == "1"
-    return SessionConfig(**ints, allow_spinning=spin, providers=tuple(s["providers"]))
+    mode = {"ORT_SEQUENTIAL": "sequential", "ORT_PARALLEL": "parallel"}.get(s["execution_mode"])
+    level = {v: k for k, v in _OPT_LEVELS.items()}.get(s["graph_optimization_level"])
+    entries = tuple((key, s[name]) for key, name in (
+        ("session.intra_op_thread_affinities", "intra_op_thread_affinities"),
+        ("session.set_denormal_as_zero", "set_denormal_as_zero")) if s[name] != "default")
+    return SessionConfig(**ints, allow_spinning=spin, execution_mode=mode, graph_optimization_level=level,
+                         config_entries=entries, providers=tuple(s["providers"]))
 
 
 def isolated_session_loop(
