@@ -326,12 +326,24 @@ def test_sort_and_filter_script_is_self_contained():
     assert "et-cs-index" in js and not re.search(r"https?://", js)
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_sort_and_filter_script_sorts_and_filters():
+    import subprocess
+
+    done = subprocess.run(["node", str(ROOT / "tests/js/case_studies_table.js"),
+                           str(ROOT / "docs/javascripts/case-studies.js")], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 # --------------------------------------------------------------------------- seeds, schema, template
-def test_seed_case_studies_validate_clean_and_carry_their_samples():
-    seeds = cs.load_dir(ROOT / "case_studies")
+def test_every_committed_case_study_validates_and_the_seeds_carry_their_samples():
+    """CI's `edgetiming validate case_studies/`: a pull request adding an invalid one fails here."""
+    studies = cs.load_dir(ROOT / "case_studies")
+    for study in studies:
+        assert study.violations == [], "\n".join(map(str, study.violations))
+    seeds = [s for s in studies if any("make_seed_case_studies" in a for a in s.get("authors"))]
     assert len(seeds) >= 3
     for study in seeds:
-        assert study.violations == [], "\n".join(map(str, study.violations))
         assert study.verified, f"{study.slug}: samples for both sides"
         assert study.get("device.runner") and len(study.get("device.fingerprint_sha256")) == 64
         assert 300 <= study.samples_ms["before"].size <= 1500
@@ -371,3 +383,67 @@ def test_every_technique_maps_to_an_existing_guide_and_is_documented():
     assert {"device", "runtime", "model", "slo", "measurement", "results"} <= set(required)
     pr = (ROOT / ".github" / "PULL_REQUEST_TEMPLATE.md").read_text()
     assert pr.count("- [ ]") == 3
+
+
+@pytest.mark.slow
+def test_strict_mkdocs_build_carries_no_contributed_script(tmp_path):
+    """The real thing: MkDocs with the project's config builds hostile pages, and the built HTML
+    holds no element, handler or URL that could run contributed code."""
+    import os
+    import subprocess
+    import sys
+
+    studies, docs = tmp_path / "case_studies", tmp_path / "docs"
+    studies.mkdir()
+    for name in ("valid-synthetic", "title-with-html", "attr-list-handler", "entity-encoded-url", "inline-svg"):
+        _copy(name, studies)
+    (docs / "guides").mkdir(parents=True)
+    (docs / "guides" / "index.md").write_text("# Guides\n")
+    (docs / "index.md").write_text("# Home\n\nSee the [case studies](case-studies/index.md).\n")
+    for folder in ("stylesheets", "javascripts"):
+        shutil.copytree(ROOT / "docs" / folder, docs / folder)
+    nav = generate_pages(studies, docs, include_invalid=True, draw_figures=False)
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config.update(docs_dir=str(docs), site_dir=str(tmp_path / "site"),
+                  nav=[{"Home": "index.md"}, {"Guides": "guides/index.md"}, {"Case studies": nav}],
+                  extra_javascript=["javascripts/case-studies.js"])
+    config["extra_css"] = [*config.get("extra_css", []), "stylesheets/case-studies.css"]
+    config["plugins"] = [p for p in config["plugins"] if p != "offline"]  # its shim is the theme's, not ours
+    (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(tmp_path / "mkdocs.yml")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr
+    pages = sorted((tmp_path / "site" / "case-studies").glob("*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        html = page.read_text()
+        whole = _Active()
+        whole.feed(html)  # the theme brings <script>, <link>, <meta>, <form> and icon <svg>; no handler, no URL
+        assert [f for f in whole.found if not f.startswith("<")] == [], page.name
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.DOTALL)
+        assert not any("xss" in body or "xss" in attrs for attrs, body in scripts), page.name
+        article = re.search(r'<article class="md-content__inner[^"]*">(.*?)</article>', html, re.DOTALL)
+        content = _Active()
+        content.feed(article.group(1))  # what the page itself holds: nothing active at all
+        assert content.found == [], f"{page.name}: {content.found}"
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "case-studies"
+
+
+@pytest.mark.parametrize("page", ["index.md", "valid-synthetic.md"])
+def test_generated_pages_match_golden_files(tmp_path, page):
+    """Regenerate after an intended change with: EDGETIMING_UPDATE_GOLDEN=1 pytest -k golden."""
+    import os
+
+    studies, docs = tmp_path / "case_studies", tmp_path / "docs"
+    studies.mkdir()
+    _copy("valid-synthetic", studies)
+    generate_pages(studies, docs, recipes_dir=tmp_path / "recipes", draw_figures=False)
+    text = (docs / "case-studies" / page).read_text()
+    golden = GOLDEN / page
+    if os.environ.get("EDGETIMING_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()

@@ -181,8 +181,8 @@ def _overview_figure(rows: Sequence[_Row]) -> tuple[Figure, str]:
             if lo > 0 and hi / lo > 20:
                 ax.set_xscale("log")
             ax.set_yticks(range(len(items)), [r.study.slug for r in items])
-            ax.invert_yaxis()
-            ax.legend(loc="lower right")
+            ax.set_ylim(len(items) - 0.5, -0.9)  # inverted, with room above the first row for the legend
+            ax.legend(loc="upper center", ncols=2)
         else:
             ax.text(0.5, 0.5, "no case study gives P99 before and after", ha="center", va="center",
                     transform=ax.transAxes)
@@ -213,6 +213,8 @@ def _before_after_figure(study: CaseStudy) -> tuple[Figure, str]:
                         q = stats.quantile(xs, p)
                         ax.plot([q], [1 - p], marker, color=figures.PALETTE[i])
                         parts.append(f"{side} P{p * 100:g} {_fmt_ms(q)} ms")
+            ax.plot([], [], "o", color="#57606a", label="P50")
+            ax.plot([], [], "s", color="#57606a", label="P99")
             ax.set_yscale("log")
             n_min = min(s.size for s in study.samples_ms.values())
             ax.set_ylim(0.5 / n_min, 1.2)
@@ -315,7 +317,9 @@ def _setup_rows(study: CaseStudy, docs_dir: Path) -> list[tuple[str, str]]:
 
 def _metric_rows(study: CaseStudy) -> list[str]:
     g = study.get
-    cmps = {p: _compare(study, p) for p in (0.5, 0.99)}
+    sizes = [x.size for x in study.samples_ms.values()]
+    cmps = {p: _compare(study, p) for p in PERCENTILE_FIELDS.values()
+            if sizes and min(sizes) >= stats.min_samples(p, CONFIDENCE)}
     out = ["| Metric | Before | After | Change (after vs before) |", "|---|---:|---:|---:|",
            f"| Configuration | {md_text(g('before.label'))} | {md_text(g('after.label'))} | |",
            f"| Precision | {md_text(g('before.precision'))} | {md_text(g('after.precision'))} | |"]
@@ -346,11 +350,13 @@ def _metric_rows(study: CaseStudy) -> list[str]:
             change = f"{_fmt_pct(b / a - 1)} (claimed)"
         out.append(f"| P{p * 100:g} (ms) | {cells[0]} | {cells[1]} | {change} |")
     a, b = _num(g("before.jitter_ms")), _num(g("after.jitter_ms"))
-    definition = g("after.jitter_definition")
-    label = JITTER_DEFINITIONS.get(definition, "definition not given") if isinstance(definition, str) else \
-        "definition not given"
-    out.append(f"| Jitter (ms): {md_text(label)} | {_fmt_ms(a)} | {_fmt_ms(b)} | "
-               f"{_fmt_pct(b / a - 1) if a and b is not None else ''} |")
+    labels = [JITTER_DEFINITIONS.get(d, "definition not given") if isinstance(d, str) else "definition not given"
+              for d in (g("before.jitter_definition"), g("after.jitter_definition"))]
+    same = labels[0] == labels[1]
+    out.append(f"| Jitter (ms): {md_text(labels[0]) if same else 'see each side'} | {_fmt_ms(a)}"
+               f"{'' if same else ' (' + md_text(labels[0]) + ')'} | {_fmt_ms(b)}"
+               f"{'' if same else ' (' + md_text(labels[1]) + ')'} | "
+               f"{_fmt_pct(b / a - 1) if a and b is not None and same else ''} |")
     for key, unit in (("energy_mj_per_inference", "mJ per inference"), ("power_w", "W")):
         a, b = _num(g(f"before.{key}")), _num(g(f"after.{key}"))
         if a is not None or b is not None:
@@ -440,10 +446,10 @@ def _page(row: _Row, rows: Sequence[_Row], docs_dir: Path, recipes_dir: Path, ou
         target = asset_dir / asset.relative_to(study.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(asset, target)
-    lines += ["## The case study", "", '<div class="et-cs-body">', body_html, "</div>", "",
-              f"*Source: `case_studies/{slug}/index.md`. "
-              + (f"[How to contribute a case study](../{CONTRIBUTING_PAGE}).*"
-                 if (docs_dir / CONTRIBUTING_PAGE).is_file() else "*"), ""]
+    source = f"Source: `case_studies/{slug}/index.md`."
+    if (docs_dir / CONTRIBUTING_PAGE).is_file():
+        source += f" [How to contribute a case study](../{CONTRIBUTING_PAGE})."
+    lines += ["## The case study", "", '<div class="et-cs-body">', body_html, "</div>", "", source, ""]
     return "\n".join(lines)
 
 
