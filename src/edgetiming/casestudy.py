@@ -33,6 +33,7 @@ Example
 
 import csv
 import datetime as _dt
+import gzip
 import hashlib
 import io
 import itertools
@@ -263,6 +264,10 @@ def load(case_dir: Path) -> CaseStudy:
     try:
         node = yaml.compose(front, Loader=_NoAliasLoader)
         meta = yaml.load(front, Loader=_NoAliasLoader)
+    except RecursionError:
+        report.add("front matter", "nested too deeply to read", "use the flat layout of the template", line=2)
+        study.violations = report.out
+        return study
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -457,7 +462,6 @@ def _read_csv(path: Path, report: _Report) -> np.ndarray | None:
 
 
 def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report) -> np.ndarray | None:
-    from edgetiming import report as _rep
     from edgetiming import store
 
     where = (side, "samples", "bundle")
@@ -467,7 +471,11 @@ def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report
                    "copy the bundle folder (result.json and its run-*/ folder) into the case study")
         return None
     try:
-        record = store.read_result(target, verify=True)
+        record = store.read_result(target)
+        named = [record["notebook"], *record["figures"], *record["samples"]]
+        if any(inside(target.parent, f"{record['run_dir']}/{f['path']}") is None for f in named):
+            raise store.StoreError(f"{target}: names a file outside its bundle folder")
+        store.verify_files(target.parent, record)
     except store.StoreError as exc:
         report.add(where, str(exc), "copy the bundle again, unmodified, from results/<runner>/<recipe>/")
         return None
@@ -478,8 +486,17 @@ def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report
                    f"use one of: {', '.join(entries) or '(none: the recipe saved no samples)'}")
         return None
     entry = entries[name]
-    data = (target.parent / record["run_dir"] / entry["path"]).read_bytes()
-    values = _rep.decode_samples(data).astype(np.float64)
+    with gzip.open(target.parent / record["run_dir"] / entry["path"], "rb") as fh:
+        raw = fh.read(MAX_SAMPLES * 8 + 4096)  # a bounded read: no gzip bomb
+        if fh.read(1):
+            report.add(where, f"samples {name!r} hold more than {MAX_SAMPLES:,} values",
+                       f"attach at most {MAX_SAMPLES:,} samples")
+            return None
+    try:
+        values = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float64).ravel()
+    except (ValueError, OSError) as exc:
+        report.add(where, f"samples {name!r} are not a numeric .npy array ({exc})", "name a latency sample array")
+        return None
     scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}.get(entry.get("unit", "ns"))
     if scale is None:
         report.add(where, f"samples {name!r} are in {entry.get('unit')!r}, not a time unit",
