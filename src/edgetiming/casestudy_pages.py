@@ -232,6 +232,9 @@ def _before_after_figure(study: CaseStudy) -> tuple[Figure, str]:
                 ax.bar(x + (i - 0.5) * 0.38, vals, width=0.38, color=figures.PALETTE[i], label=f"{side} (claimed)")
                 parts += [f"{side} P{p * 100:g} {_fmt_ms(v)} ms" for (_, p), v in zip(names, vals)]
             ax.set_xticks(x, [f"P{p * 100:g}" for _, p in names])
+            top = max([_num(study.get(f"{s}.{n}")) or 0.0 for s in ("before", "after") for n, _ in names]
+                      + [deadline or 0.0, 1e-3])
+            ax.set_ylim(0, top * 1.3)  # headroom for the legend
             ax.set_ylabel("latency (ms)")
             ax.set_title("Before and after: claimed percentiles (no raw samples attached)")
             alt = "Claimed percentiles before and after, no raw samples: " + ", ".join(parts)
@@ -241,7 +244,8 @@ def _before_after_figure(study: CaseStudy) -> tuple[Figure, str]:
             else:
                 ax.axhline(deadline, color=figures.PALETTE[3], linestyle="--", label=f"deadline {_fmt_ms(deadline)} ms")
             alt += f"; deadline {_fmt_ms(deadline)} ms" + (f" at P{p_slo * 100:g}" if p_slo else "")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper right" if {"before", "after"} <= set(study.samples_ms) else "upper center",
+                  ncols=1 if {"before", "after"} <= set(study.samples_ms) else 3)
     return fig, alt
 
 
