@@ -1,4 +1,4 @@
-"""The ``edgetiming`` command line, in workflow order: run, site, serve, compare.
+"""The ``edgetiming`` command line, in workflow order: run, site, serve, validate, compare.
 
 Every command exits non-zero on failure with a message naming the file and the fix.
 """
@@ -97,6 +97,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from . import casestudy
+
+    return casestudy.main_validate(Path(args.path))
+
+
 def _compare(args: argparse.Namespace) -> int:
     from . import bundlecompare, store
 
@@ -138,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             cmd.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on")
             cmd.set_defaults(func=_serve)
+    val = sub.add_parser("validate", help="validate contributed case studies (schema, samples, hostile content)")
+    val.add_argument("path", nargs="?", default="case_studies", help="case_studies/ or one case study folder")
+    val.set_defaults(func=_validate)
+
     cmp_ = sub.add_parser("compare", help="compare two results bundles (for example the site's and yours)")
     cmp_.add_argument("a", help="reference bundle: result.json, its folder, or a downloaded .zip")
     cmp_.add_argument("b", help="bundle to compare against the reference")

@@ -27,7 +27,7 @@ from . import bundlecompare, fingerprint, fleet_pages, history, recipes, store
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
-GENERATED_DIRS = ("recipes", "runners")
+GENERATED_DIRS = ("recipes", "runners", "case-studies")
 _STATUS_CLASS = {
     "OK": "ok", "CACHED": "ok", "EXPECTED_FAILURE": "warn", "FAILED": "bad", "TIMEOUT": "bad",
     "KERNEL_DIED": "bad", "UNEXPECTED_PASS": "bad",
@@ -277,10 +277,23 @@ def generate(
         fleet_pages.runners_index(bundles, primary, pages=pages, current_versions=current_versions),
         encoding="utf-8")
 
+    case_nav: list[Any] = ["case-studies/index.md"]
+    if (project_dir / "case_studies").is_dir():
+        from . import casestudy_pages
+
+        case_nav = casestudy_pages.generate_pages(project_dir / "case_studies", docs_dir,
+                                                  recipes_dir=project_dir / "recipes", problems=problems)
+        report.pages += [p for entry in case_nav[1:] for p in entry.values()]
+    else:
+        (docs_dir / "case-studies").mkdir(exist_ok=True)
+        (docs_dir / "case-studies" / "index.md").write_text(
+            "# Case studies\n\nNo case study has been contributed yet.\n", encoding="utf-8")
+
     config = _load_base_config(base_config)
     config["docs_dir"] = str(docs_dir)
     config["site_dir"] = str(site_dir)
-    config["nav"] = _expand_nav(config.get("nav", []), {"recipes/index.md": recipe_nav, "runners/index.md": runner_nav})
+    config["nav"] = _expand_nav(config.get("nav", []), {"recipes/index.md": recipe_nav, "runners/index.md": runner_nav,
+                                                            "case-studies/index.md": case_nav})
     build_dir.mkdir(parents=True, exist_ok=True)
     index_path = build_dir / "results-index.json"
     store.atomic_write_json(index_path, results_index)
