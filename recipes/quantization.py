@@ -109,9 +109,10 @@ if not models:
 shapes = {"det": tuple(det_input_shape), "rec": tuple(rec_input_shape)}
 for key, path in models.items():
     print(f"{key}: {path.name} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(path)[:12]}...)")
-flags = Path("/proc/cpuinfo").read_text().split("flags", 1)[-1].split("\n", 1)[0] if Path(
-    "/proc/cpuinfo").exists() else ""
-int8_ext = [f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm") if f in flags.split()]
+cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines()
+              if ln.lower().startswith(("flags", "features")) and ":" in ln), [])
+int8_ext = [f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm") if f in flags]
 print("onnxruntime", ort.__version__, "| INT8 vector extensions:", ", ".join(int8_ext) or "none reported")
 
 
