@@ -65,11 +65,11 @@ import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
 
 from edgetiming import compare, figures, report, stats
 from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start, open_session
 from edgetiming.models import resolve, sha256_file
+from edgetiming.ocrdata import det_input, render_page
 
 figures.use_style()
 source = resolve(model_path)
@@ -97,26 +97,12 @@ vector_flags = cpu_vector_flags()
 print("vector extensions:", ", ".join(vector_flags) or "none reported")
 
 
-def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """An image of a few lines of text, as float32 NCHW normalized for PP-OCR."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["latency", "edge", "deadline", "P99", "jitter", "inference", "budget", "runner"]
-    for row in range(5):
-        draw.text((8, 8 + row * height // 6), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)[None, ...]
-
-
 rng = np.random.default_rng(seed)
 probe = open_session(source)
 input_name = probe.get_inputs()[0].name
 n, c, h, w = input_shape
-feeds = {input_name: np.repeat(text_image(h, w, rng), n, axis=0).astype(np.float32)}
+page = render_page(rng, height=h, width=w)  # rendered text lines with known ground truth
+feeds = {input_name: np.repeat(det_input(page.image, size=(h, w)), n, axis=0).astype(np.float32)}
 del probe
 
 # %% [markdown]

@@ -47,12 +47,12 @@ seed = 0
 # %%
 import numpy as np
 import onnxruntime as ort
-from PIL import Image, ImageDraw, ImageFont
 
 from edgetiming import figures, report, stats
 from edgetiming.coldstart import SessionConfig, cold_start
 from edgetiming.measure import session_loop
 from edgetiming.models import resolve, sha256_file
+from edgetiming.ocrdata import det_input, render_page
 
 figures.use_style()
 path = resolve(model_path)
@@ -63,27 +63,10 @@ print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_f
 print("inputs:", [(i.name, i.shape, i.type) for i in session.get_inputs()])
 print("onnxruntime", ort.__version__, "providers", session.get_providers())
 
-
-def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """An image of a few lines of text, as float32 NCHW normalized for PP-OCR."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["latency", "edge", "deadline", "P99", "jitter", "inference", "budget", "runner"]
-    for row in range(5):
-        line = " ".join(rng.choice(words, size=3))
-        draw.text((8, 8 + row * height // 6), line, fill=(0, 0, 0), font=font)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    arr = (arr - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)[None, ...]
-
-
 rng = np.random.default_rng(seed)
 n, c, h, w = input_shape
-feeds = {input_name: np.repeat(text_image(h, w, rng), n, axis=0).astype(np.float32)}
+page = render_page(rng, height=h, width=w)  # rendered text lines with known ground truth
+feeds = {input_name: np.repeat(det_input(page.image, size=(h, w)), n, axis=0).astype(np.float32)}
 outputs = session.run(None, feeds)
 print("output shapes:", [o.shape for o in outputs])
 
