@@ -19,6 +19,7 @@ def project(tmp_path: Path) -> Path:
     proj = tmp_path / "project"
     (proj / "docs" / "guides").mkdir(parents=True)
     shutil.copytree(ROOT / "docs" / "stylesheets", proj / "docs" / "stylesheets")
+    shutil.copytree(ROOT / "docs" / "javascripts", proj / "docs" / "javascripts")
     (proj / "docs" / "index.md").write_text("# Home\n\nSee the [guides](guides/index.md).\n")
     (proj / "docs" / "guides" / "index.md").write_text("# Guides\n\nSee the [recipes](../recipes/index.md).\n")
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
