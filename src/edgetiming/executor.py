@@ -314,6 +314,8 @@ def _execute(
         allow_errors=False,
         record_timing=True,
         shutdown_kernel="immediate",
+        # the kernel talks to us over localhost TCP; its warning about that is noise in every run
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     deadline = time.monotonic() + recipe_timeout
     progress.recipe_started(index, recipe.slug, len(nb.cells))
