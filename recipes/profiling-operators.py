@@ -48,6 +48,7 @@ seed = 0
 # %%
 import json
 import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -245,7 +246,7 @@ by_node = (
 )
 for op_type, row in by_type.head(top_n).iterrows():
     report.metric(
-        f"op_type.{op_type.lower()}.ms_per_inference"[:80],
+        "op_type." + re.sub(r"[^a-z0-9_-]", "_", op_type.lower())[:50] + ".ms_per_inference",
         row["ms_per_inference"],
         unit="ms",
         description=f"mean time per inference in {op_type} kernels ({int(row['nodes'])} nodes)",
