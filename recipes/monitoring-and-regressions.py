@@ -45,7 +45,8 @@ history = 10  # window summaries the monitor keeps (older ones are dropped)
 slowdown = 1.0  # the slowed build: each call sleeps slowdown x its own duration more (1.0 = 2x)
 compare_percentile = 0.5  # the percentile the build comparison looks at
 min_effect = 0.05  # changes smaller than this are "the same" build
-compare_iters = 1500  # calls per build in the comparison, interleaved call by call
+compare_iters = 1500  # calls per build in the comparison
+compare_block = 25  # calls per block; the builds take turns block by block
 intra_op_threads = 0  # 0 lets onnxruntime choose
 seed = 0
 
@@ -291,6 +292,7 @@ accuracy.round(5)
 
 # %%
 rate_hz = 1e9 / float(np.median(stream))
+crossover = int(mem["monitor_bytes"].iloc[-1] // 8)  # calls after which raw int64 samples take more memory
 day = int(rate_hz * 86400)
 fig = Figure(figsize=(7.5, 4.0), layout="constrained")
 ax = fig.subplots()
@@ -346,8 +348,12 @@ report.figure(
 # %% [markdown]
 # ## Catching a regression between two builds
 #
-# Four builds, timed call by call in rotating order (A, A', B, 1 thread, then A', B, 1 thread,
-# A, ...), so a machine that slows down or speeds up during the run affects them all alike:
+# Four builds, timed in many short blocks of `compare_block` calls in rotating order (A, A', B,
+# 1 thread, then A', B, 1 thread, A, ...), so a machine that slows down or speeds up during
+# the run affects them all alike. The first call of each block is timed but set aside: it pays
+# for the previous build (its thread pool still spinning, its data in the caches). Alternating
+# call by call instead would make every call pay for that, and turn an identical build into a
+# "slower" one:
 #
 # - **A**, the baseline;
 # - **A'**, an identical build: a second session from the same model file. It must *not* be
@@ -371,23 +377,30 @@ builds = {
 slug = {"A": "a", "A'": "identical", "B (slowed)": "slowed", "1 thread": "one_thread"}
 
 
-def interleaved(fns, iters):
-    """Time each function `iters` times, one call of each in turn, order rotating every round."""
-    out = np.empty((len(fns), iters), dtype=np.int64)
+def interleaved(fns, iters, block):
+    """Time each function in blocks of 1 + `block` calls, taking turns, the order rotating every round.
+
+    Returns the latencies (one row per function, in order) and a mask of each block's first call."""
+    m, rounds = len(fns), max(1, -(-iters // block))
+    out = np.empty((m, rounds * (block + 1)), dtype=np.int64)
     perf = time.perf_counter_ns
-    m = len(fns)
     with timing_gc_off():
-        for i in range(iters):
-            for r in range(m):
-                j = (i + r) % m
-                t0 = perf()
-                fns[j]()
-                out[j, i] = perf() - t0
-    return out
+        for r in range(rounds):
+            for q in range(m):
+                j, start = (r + q) % m, r * (block + 1)
+                fn = fns[j]
+                for i in range(start, start + block + 1):
+                    t0 = perf()
+                    fn()
+                    out[j, i] = perf() - t0
+    first = np.zeros(out.shape[1], dtype=bool)
+    first[:: block + 1] = True
+    return out, first
 
 
-interleaved(list(builds.values()), 20)  # warm every session up
-lat = dict(zip(builds, interleaved(list(builds.values()), compare_iters)))
+interleaved(list(builds.values()), 20, 20)  # warm every session up
+all_lat, first_call = interleaved(list(builds.values()), compare_iters, compare_block)
+lat = {k: all_lat[j][~first_call] for j, k in enumerate(builds)}
 cmp = {
     k: compare_runs(lat["A"], lat[k], percentile=compare_percentile, min_effect=min_effect) for k in builds if k != "A"
 }
@@ -399,12 +412,14 @@ for k, c in cmp.items():
         ci=(c.lower, c.upper) if np.isfinite(c.upper) else None,
         description=f"P{compare_percentile * 100:g} of {k} / P{compare_percentile * 100:g} of A ({c.verdict})",
     )
+for j, k in enumerate(builds):
     report.samples(
         f"build.{slug[k]}",
-        lat[k],
-        description=f"latency per call of build {k}, int64 ns, interleaved call by call with the others",
+        all_lat[j],
+        description=f"latency of every call of build {k}, int64 ns, in blocks of 1 + {compare_block} calls taking "
+        f"turns with the other builds; every {compare_block + 1}th call from the first is a block's first call, "
+        "set aside from the comparison",
     )
-report.samples("build.a", lat["A"], description="latency per call of build A, int64 ns, interleaved call by call")
 
 # %%
 fig = Figure(figsize=(7.5, 3.4), layout="constrained")
@@ -509,7 +524,8 @@ lines = [
     ),
     f"- The monitor held {total.get_total_count():,} samples in {mem['monitor_bytes'].iloc[-1] / 1024:.0f} KiB "
     f"(raw samples: {mem['raw_bytes'].iloc[-1] / 1024:.0f} KiB), percentiles within {max_err:.2%} of exact, "
-    f"{encoded:,} bytes to ship compressed; recording cost {record_us:.1f} us per sample in Python.",
+    f"{encoded:,} bytes to ship compressed; recording cost {record_us:.1f} us per sample in Python. Raw samples "
+    f"would outgrow it after {crossover:,} calls, {crossover / rate_hz / 60:.1f} minutes at this runner's rate.",
     f"- Build comparison at P{compare_percentile * 100:g}: slowed build **{c_b.verdict}** (ratio {c_b.ratio:.2f}, "
     f"CI [{c_b.lower:.2f}, {c_b.upper:.2f}]); identical build **{c_a2.verdict}** (ratio {c_a2.ratio:.3f}).",
     f"- One intra-op thread against the default: **{c_1t.verdict}** (ratio {c_1t.ratio:.2f}, CI "
