@@ -192,3 +192,20 @@ def test_resource_meter_counts_cpu_and_memory() -> None:
     assert u.cpu_s_per_inference == pytest.approx(u.cpu_s / 4)
     assert u.peak_rss_bytes >= (u.rss_end_bytes or 0)
     json.dumps(u.to_dict())
+
+
+def test_peak_rss_of_a_child_is_its_own_not_the_parents():
+    """A child of a large process reports its own high-water mark (ru_maxrss would carry the parent's)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from edgetiming.resources import peak_rss_bytes
+
+    ballast = np.ones(300 * 2**20 // 8)  # hold 300 MiB in this process
+    assert peak_rss_bytes() > 300 * 2**20
+    code = "from edgetiming.resources import peak_rss_bytes; print(peak_rss_bytes())"
+    child = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert child < 200 * 2**20, child
+    del ballast

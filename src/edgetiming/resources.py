@@ -79,17 +79,26 @@ def _sys(root: str | Path, rel: str) -> str:
 
 # --------------------------------------------------------------------------- CPU and memory
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far, in bytes (``ru_maxrss``).
+    """Peak resident set size of this process so far, in bytes.
 
-    Linux reports kilobytes and macOS bytes; both become bytes here. It is a
-    high-water mark for the whole process life, so a run in a fresh process
-    (``isolate=True``) gives the number that belongs to the model alone.
+    On Linux this is ``VmHWM`` from ``/proc/self/status``: ``ru_maxrss`` would
+    carry the parent's peak over a fork and exec, so a fresh child of a large
+    notebook would report the notebook's peak. Elsewhere ``ru_maxrss`` (macOS
+    reports bytes, other systems kilobytes). A run in a fresh process
+    (``isolate=True``) thus gives the number that belongs to the model alone.
 
     Example
     -------
     >>> peak_rss_bytes() > 0
     True
     """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
 
