@@ -528,8 +528,11 @@ for key in models:
     ptq_ok[key] = [v for v in paths[key] if v != "fp32" and speed[key, v].verdict == "faster"
                    and acc_verdicts[key, v] == "PASS"]
     faster = [v for v in paths[key] if v != "fp32" and speed[key, v].verdict == "faster"]
+    open_question = [v for v in paths[key] if v != "fp32" and acc_verdicts[key, v] != "FAIL"
+                     and speed[key, v].verdict in ("faster", "inconclusive")]  # one more run could pass it
     report.check(f"{key}.post-training-quantization-enough",
-                 "PASS" if ptq_ok[key] else "FAIL" if faster or len(paths[key]) > 1 else "NOT_MEASURED",
+                 "PASS" if ptq_ok[key] else "INCONCLUSIVE" if open_question
+                 else "FAIL" if len(paths[key]) > 1 else "NOT_MEASURED",
                  f"{key}: INT8 variants both faster than fp32 and inside the accuracy guardrail: "
                  + (", ".join(ptq_ok[key]) or "none") + "; faster ones: " + (", ".join(faster) or "none"))
 
@@ -570,18 +573,30 @@ for key in models:
             lines.append(f"- Per-tensor weight scales broke {key} where per-channel scales did not: one scale per "
                          "tensor cannot fit convolutions (depthwise ones especially) whose output channels have "
                          "very different ranges. Prefer per-channel for such models.")
-    faster = [v for v in variants[1:] if v in paths[key] and speed[key, v].verdict == "faster"]
+    made = [v for v in variants[1:] if v in paths[key]]
+    faster = [v for v in made if speed[key, v].verdict == "faster"]
+    unclear = [v for v in made if speed[key, v].verdict == "inconclusive"]
+    accurate = [v for v in made if acc_verdicts[key, v] == "PASS"]
     if ptq_ok[key]:
         best = min(ptq_ok[key], key=lambda v: summaries[key, v].median_ms)
-        lines.append(f"- Verdict: post-training quantization is enough for {key} here: use **{best}**. "
-                     "Quantization-aware training is not needed at this guardrail.")
+        lines.append(f"- Verdict: post-training quantization is enough for {key} here: **{best}** is faster and "
+                     "inside the accuracy guardrail. Quantization-aware training is not needed at this guardrail.")
+    elif [v for v in accurate if v in unclear]:
+        cand = [v for v in accurate if v in unclear]
+        lines.append(f"- Verdict: not decided. {', '.join(cand)} keeps {key}'s accuracy but is not clearly faster "
+                     "at this sample size" + (f", while the faster {', '.join(faster)} fails the guardrail" if faster
+                     else "") + ". Measure longer (or on a quieter machine) before deciding; quantization-aware "
+                     "training is the next step only if the accurate variant proves no faster.")
     elif faster:
         best = min(faster, key=lambda v: summaries[key, v].median_ms)
-        lines.append(f"- Verdict: INT8 is faster ({best} {1 / speed[key, best].ratio:.2f}x) but no post-training "
-                     f"variant keeps {key}'s accuracy inside the guardrail. Before giving up the speed, exclude the "
-                     "most sensitive layers from quantization (`nodes_to_exclude`) or calibrate on more data; if "
-                     "the loss remains, **quantization-aware training is the next step**.")
-    elif len(paths[key]) > 1:
+        lines.append(f"- Verdict: INT8 is faster ({best} {1 / speed[key, best].ratio:.2f}x) but no faster variant "
+                     f"keeps {key}'s accuracy inside the guardrail. Before giving up the speed, exclude the most "
+                     "sensitive layers from quantization (`nodes_to_exclude`) or calibrate on more data; if the loss "
+                     "remains, **quantization-aware training is the next step**.")
+    elif unclear:
+        lines.append(f"- Verdict: no INT8 variant of {key} is clearly faster at this sample size ({', '.join(unclear)} "
+                     "undecided); measure longer before choosing.")
+    elif made:
         lines.append(f"- Verdict: no INT8 variant is faster than fp32 for {key} on this runner, so quantization "
                      "buys only size here; quantization-aware training would not change that. Keep fp32 unless "
                      "the model's size is the constraint.")
