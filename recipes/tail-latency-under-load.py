@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {n_requests: 120, closed_iters: 150, load_levels: [0.3, 0.8], stall_ms: 100.0}
-#     expected_duration_s: 100
+#     expected_duration_s: 75
 #     timeout_cell_s: 600
 # ---
 
@@ -37,12 +37,12 @@ deadline_ms = 10.0  # per-request deadline, counted from the request's intended 
 percentile = 0.99
 load_levels = [0.2, 0.4, 0.6, 0.8]  # offered rate as a fraction of the measured capacity
 mitigation_load = 0.5  # offered load at which the mitigations are compared
-n_requests = 500  # requests per open-loop run (P99 needs >= 299 to be bounded)
+n_requests = 600  # requests per open-loop run (P99 needs >= 299 to be bounded)
 closed_iters = 600  # closed-loop iterations (capacity and the coordinated-omission run)
 stressor = "memory"  # "memory": streams through a large array; "cpu": a spinning loop
 stressor_processes = 1  # concurrent stressor processes
 stressor_array_mb = 128  # array size of the memory stressor (bigger than any cache)
-stressor_max_s = 120.0  # a stressor exits by itself after this long, whatever happens here
+stressor_max_s = 60.0  # a stressor exits by itself after this long, whatever happens here
 stall_ms = 200.0  # the injected stall for the coordinated-omission demonstration
 intra_op_threads = 0  # 0 lets onnxruntime choose (the baseline configuration)
 seed = 0
@@ -57,7 +57,7 @@ from contextlib import contextmanager
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from edgetiming import figures, report, stats
 from edgetiming.coldstart import SessionConfig, make_feeds, open_session, session_settings
@@ -65,6 +65,13 @@ from edgetiming.measure import closed_loop, pinned_affinity
 from edgetiming.openloop import Periodic, Poisson, open_loop
 
 figures.use_style()
+
+
+def log_ticks(ax) -> None:
+    """Plain-number ticks at 1, 2 and 5 per decade on a log y axis."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 print(f"onnxruntime {ort.__version__}; CPUs this process may use: {cpus or 'unknown'}")
 
@@ -84,9 +91,9 @@ print("baseline settings:", {k: v for k, v in session_settings(session).items()
 # ## A stressor the recipe owns
 #
 # Another process on the device: `stressor_processes` Python processes that either spin on
-# the CPU or stream through a `stressor_array_mb` MB array (memory bandwidth and cache). Each
-# exits by itself after `stressor_max_s` seconds and is terminated in a `finally` block, so a
-# failing cell never leaves one behind.
+# the CPU or stream through a `stressor_array_mb` MB array (memory bandwidth and cache). A
+# fresh set starts for each stressed run; each exits by itself after `stressor_max_s` seconds
+# and is terminated in a `finally` block, so a failing cell never leaves one behind.
 
 # %%
 STRESS_CODE = {
@@ -98,8 +105,11 @@ STRESS_CODE = {
 }
 
 
+stress_log: list[tuple[str, bool]] = []  # (what ran under stress, every stressor still alive at its end)
+
+
 @contextmanager
-def stress(kind: str | None, pin_to: list[int] | None = None):
+def stress(kind: str | None, pin_to: list[int] | None = None, label: str = ""):
     """Run `stressor_processes` stressors of `kind` (None: nothing) for the block's duration."""
     procs: list[subprocess.Popen] = []
     try:
@@ -112,6 +122,8 @@ def stress(kind: str | None, pin_to: list[int] | None = None):
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"the {kind} stressor did not start (exit code {p.poll()})")
         yield procs
+        if procs:
+            stress_log.append((label, all(p.poll() is None for p in procs)))
     finally:
         for p in procs:
             p.terminate()
@@ -135,7 +147,7 @@ conditions = {"alone": None, stressor: stressor}  # the model alone, then next t
 # %%
 closed = {}
 for cond, kind in conditions.items():
-    with stress(kind):
+    with stress(kind, label=f"closed loop, {cond}"):
         closed[cond] = closed_loop(infer, warmup_iters=20, iters=closed_iters)
     closed[cond].report(f"closed.{cond}")
 capacity_hz = {c: 1e9 / float(r.steady_ns.mean()) for c, r in closed.items()}
@@ -156,11 +168,11 @@ report.metric("capacity_hz", base_hz, unit="Hz", description="1 / mean closed-lo
 # %%
 sweep = {}  # (condition, arrivals, level) -> OpenLoopRun
 for cond, kind in conditions.items():
-    with stress(kind):
-        for level in load_levels:
-            rate = level * base_hz
-            for arr_name, arrivals in (("periodic", Periodic(period_ms=1000.0 / rate)),
-                                       ("poisson", Poisson(rate_hz=rate, seed=seed))):
+    for level in load_levels:
+        rate = level * base_hz
+        for arr_name, arrivals in (("periodic", Periodic(period_ms=1000.0 / rate)),
+                                   ("poisson", Poisson(rate_hz=rate, seed=seed))):
+            with stress(kind, label=f"{arr_name} at {level:.0%}"):  # a fresh stressor per run
                 sweep[cond, arr_name, level] = open_loop(infer, arrivals, n_requests=n_requests,
                                                          deadline_ms=deadline_ms)
 print(f"{'condition':<9}{'arrivals':<10}{'load':>6}{'P50 ms':>9}{'P99 ms':>9}{'miss':>7}{'util':>6}")
@@ -190,8 +202,7 @@ for cond in conditions:
     parts.append(f"closed loop {cond} {c99:.2f} ms")
 ax.axhline(deadline_ms, color="#24292f", linestyle="-.", linewidth=1.0, label=f"deadline {deadline_ms:g} ms")
 ax.set_yscale("log")
-ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+log_ticks(ax)
 ax.set_xlabel("offered load (fraction of capacity, model alone)")
 ax.set_ylabel(f"response time P{percentile * 100:g} (ms, log scale)")
 ax.set_title(f"P{percentile * 100:g} response time as the arrival rate rises")
@@ -258,8 +269,7 @@ ax2.set_title(f"Open loop at {mitigation_load:.0%} load: requests scheduled duri
 for ax in (ax1, ax2):
     ax.axhline(deadline_ms, color="#24292f", linestyle="-.", linewidth=1.0, label=f"deadline {deadline_ms:g} ms")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    log_ticks(ax)
     ax.set_ylabel("latency (ms, log)")
     ax.legend(loc="upper right", fontsize=8)
 ax1.set_xlabel("iteration (count, in order)")
@@ -294,7 +304,7 @@ for name, (kw, mine, theirs) in mitigations.items():
         mit_notes[name] = "not measured: pinning needs at least 2 CPUs to split"
         continue
     _, _, fn = make_session(**kw)
-    with stress(stressor, pin_to=theirs), pinned_affinity(mine) as aff:
+    with stress(stressor, pin_to=theirs, label=f"mitigation {name}"), pinned_affinity(mine) as aff:
         mit_runs[name] = open_loop(fn, Poisson(rate_hz=mitigation_load * base_hz, seed=seed + 1),
                                    n_requests=n_requests, deadline_ms=deadline_ms)
     mit_notes[name] = f"affinity {aff['applied']}" if mine else "no pinning"
@@ -342,6 +352,10 @@ report.check("open-loop-counts-the-stall", "PASS" if o_hit >= max(2, expected_hi
 needed = stats.min_samples(percentile)
 report.check("enough-requests", "PASS" if n_requests >= needed else "FAIL",
              f"{n_requests} requests per open-loop run; P{percentile * 100:g} needs at least {needed}")
+died = [what for what, alive in stress_log if not alive]
+report.check("stressor-ran-throughout", "PASS" if not died else "FAIL",
+             f"{len(stress_log) - len(died)} of {len(stress_log)} stressed runs had every stressor running at their end"
+             + (f"; it had exited during: {', '.join(died)} (raise stressor_max_s)" if died else ""))
 worst_lag = max(float(r.dispatch_lag_ns.max()) for r in sweep.values()) / 1e6
 report.check("dispatcher-on-time", "PASS" if worst_lag < deadline_ms / 2 else "FAIL",
              f"the largest delay between a request's intended start and its dispatch was {worst_lag:.2f} ms "
