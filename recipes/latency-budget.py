@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {n_frames: 40, pilot_frames: 10, warmup_frames: 3, n_distinct_frames: 8}
-#     expected_duration_s: 110
+#     expected_duration_s: 90
 #     timeout_cell_s: 900
 # ---
 
@@ -49,9 +49,9 @@ det_limit_side_len = 480  # detector input: longest side scaled to this (multipl
 rec_min_width = 320  # recognizer input width is at least this (rapidocr's 48x320 convention)
 max_char_error_rate = 0.05  # the pipeline must read the text this well for its timing to count
 slow_call_share = 0.05  # q: a recognizer call is "slow" when above its (1 - q) quantile
-pilot_frames = 60  # frames of the pilot run the budgets are derived from
+pilot_frames = 50  # frames of the pilot run the budgets are derived from
 warmup_frames = 10  # frames timed and labelled warmup before the measured run
-n_frames = 700  # measured frames (P99 needs >= 299 just to be bounded)
+n_frames = 600  # measured frames (P99 needs >= 299 just to be bounded)
 n_distinct_frames = 40  # distinct rendered frames, cycled through
 intra_op_threads = 0  # 0 lets onnxruntime choose
 allow_spinning = None  # None: onnxruntime's default; False stops idle pool threads spinning between stages
@@ -71,6 +71,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from scipy.stats import beta
 
 from edgetiming import figures, ocrdata, report, stats
@@ -79,6 +80,13 @@ from edgetiming.jitter import fanout_tail
 from edgetiming.pipeline import run_pipeline
 
 figures.use_style()
+
+
+def log_ticks(ax) -> None:
+    """Plain-number ticks at 1, 2 and 5 per decade on a log y axis."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 rng = np.random.default_rng(seed)
 
 
@@ -267,6 +275,7 @@ data = [run.stage(s) / 1e6 for s in names] + [e2e / 1e6]
 ax.boxplot(data, whis=(1, 99), showfliers=True, flierprops={"markersize": 2})
 ax.set_xticks(range(1, len(names) + 2), names + ["frame"])
 ax.set_yscale("log")
+log_ticks(ax)
 for i, s in enumerate(names):
     ax.plot([i + 0.65, i + 1.35], [budget_ms[s]] * 2, "--", color="#D55E00", linewidth=1.2,
             label="budget" if i == 0 else None)
@@ -293,8 +302,9 @@ report.figure(fig, "frame-tail", alt=alt)
 # `1-(1-q)^K`. Below, the measured share of frames with a slow call among their first k calls
 # (k = 1..K) is compared with that prediction. Slow calls that come in bursts (another process
 # taking the core for a while) make the measured share *lower* than predicted at the same q,
-# because the slow calls pile up in fewer frames; a slow first call that warms the next ones
-# does the same.
+# because the slow calls pile up in fewer frames. Calls that are not alike (say the first call
+# of each frame is slow more often than the others) make it *higher*: with per-position
+# shares q_i the frame share is 1-(1-q_1)...(1-q_K), never below 1-(1-q)^K at the same mean q.
 
 # %%
 all_calls = np.concatenate([np.asarray(c, dtype=np.int64) for c in frame_calls if c])
@@ -302,18 +312,30 @@ threshold_ns = stats.quantile(all_calls, 1.0 - slow_call_share)
 q_hat = float((all_calls > threshold_ns).mean())
 k_max = int(np.median(boxes_per_frame))
 ks = list(range(1, k_max + 1))
+
+
+def share_ci(x: int, n: int) -> tuple[float, float, float]:
+    """A share x/n with its exact 95% Clopper-Pearson interval."""
+    return (x / n, 0.0 if x == 0 else float(beta.ppf(0.025, x, n - x + 1)),
+            1.0 if x == n else float(beta.ppf(0.975, x + 1, n - x)))
+
+
 measured, lo, hi, predicted = [], [], [], []
 for k in ks:
     hit = np.array([any(t > threshold_ns for t in c[:k]) for c in frame_calls if len(c) >= k])
-    x, n = int(hit.sum()), int(hit.size)  # Clopper-Pearson interval of the share
-    measured.append(x / n)
-    lo.append(0.0 if x == 0 else float(beta.ppf(0.025, x, n - x + 1)))
-    hi.append(1.0 if x == n else float(beta.ppf(0.975, x + 1, n - x)))
+    m, a, b = share_ci(int(hit.sum()), int(hit.size))
+    measured.append(m)
+    lo.append(a)
+    hi.append(b)
     predicted.append(fanout_tail(q_hat, k))
 # Share of slow calls by position in the frame: the independence model assumes it is q everywhere.
 by_position = [float(np.mean([c[i] > threshold_ns for c in frame_calls if len(c) > i])) for i in range(k_max)]
 print(f"{all_calls.size} recognizer calls; slow = above {threshold_ns / 1e6:.2f} ms, q = {q_hat:.3f}")
 print("slow share by position in the frame:", ", ".join(f"call {i + 1}: {v:.3f}" for i, v in enumerate(by_position)))
+first_share = share_ci(sum(c[0] > threshold_ns for c in frame_calls if c), sum(1 for c in frame_calls if c))
+later = [t for c in frame_calls for t in c[1:k_max]]
+later_share = share_ci(sum(t > threshold_ns for t in later), max(len(later), 1))
+position_differs = first_share[1] > later_share[2] or first_share[2] < later_share[1]
 for k, m, a, b, p in zip(ks, measured, lo, hi, predicted):
     print(f"  first {k} calls: measured {m:.3f} [{a:.3f}, {b:.3f}]  predicted 1-(1-q)^{k} = {p:.3f}")
 report.metric("fanout.q", q_hat, n=int(all_calls.size),
@@ -377,10 +399,12 @@ report.check("frame-result-valid", "PASS" if validity.valid else "FAIL",
 report.check("ocr-reads-the-text", "PASS" if cer <= max_char_error_rate else "FAIL",
              f"character error rate {cer:.2%} (limit {max_char_error_rate:.0%}); {line_acc:.1%} of rendered lines "
              "read exactly: the timing is of a pipeline that works")
-fan_ok = lo[-1] <= predicted[-1] <= hi[-1]
+misses_k = [k for k, a, b, p in zip(ks, lo, hi, predicted) if not a <= p <= b]
+fan_ok = not misses_k
 report.check("fanout-prediction-holds", "PASS" if fan_ok else "FAIL",
-             f"frames with a slow call among {k_max}: measured {measured[-1]:.3f} (95% CI "
-             f"[{lo[-1]:.3f}, {hi[-1]:.3f}]), predicted 1-(1-q)^{k_max} = {predicted[-1]:.3f} with q = {q_hat:.3f}")
+             f"q = {q_hat:.3f}; frames with a slow call among their first k calls, measured [95% CI] vs "
+             "1-(1-q)^k: " + "; ".join(f"k={k} {m:.3f} [{a:.3f}, {b:.3f}] vs {p:.3f}"
+                                        for k, m, a, b, p in zip(ks, measured, lo, hi, predicted)))
 report.metric("frame.slo_verdict", e2e_verdict.verdict, description=f"P{percentile * 100:g} <= {deadline_ms:g} ms")
 
 # %% [markdown]
@@ -412,12 +436,17 @@ lines = [
      if over else "- No stage is over its budget with confidence."),
     f"- Fan-out: with q = {q_hat:.3f} per call, {k_max} calls predict {predicted[-1]:.1%} of frames with a slow call; "
     f"measured {measured[-1]:.1%} (95% CI [{lo[-1]:.1%}, {hi[-1]:.1%}]). "
-    + ("The independence model fits on this runner." if fan_ok else
-       ("Fewer frames than predicted: slow calls cluster in the same frames (bursty interference)."
-        if measured[-1] < predicted[-1] else
-        "More frames than predicted: the slow calls are not spread evenly over the positions in a frame"
-        f" (slow share by position: {', '.join(f'{v:.3f}' for v in by_position)}), which raises 1-(1-q_1)...(1-q_K)"
-        " above 1-(1-q)^K.")),
+    + (f"The independence model fits on this runner at every k from 1 to {k_max}." if fan_ok else
+       f"The prediction misses at k = {', '.join(map(str, misses_k))}"
+       + (f" (at k = {k_max} the two happen to agree). " if k_max not in misses_k else ". ")
+       + (f"The calls are not alike: the first recognizer call of a frame is slow {first_share[0]:.1%} of the time "
+          f"(95% CI [{first_share[1]:.1%}, {first_share[2]:.1%}]), the later ones {later_share[0]:.1%} "
+          f"([{later_share[1]:.1%}, {later_share[2]:.1%}]), while 1-(1-q)^K assumes identical, independent calls. "
+          "One candidate cause is the detector's and classifier's thread pools still spinning when the recognizer "
+          "starts; `--param allow_spinning=False` tests it." if position_differs else
+          "Fewer frames than predicted: slow calls cluster in the same frames (bursty interference)."
+          if measured[-1] < predicted[-1] else
+          "More frames than predicted: slow calls are spread more evenly over frames than chance would put them.")),
     (f"- The frame's recognize stage at P{percentile * 100:g} is {stage_p / call_p:.1f}x one call's P{percentile * 100:g}: "
     "batching the lines into fewer calls trades this fan-out for padding every line to the longest."),
     f"- {line_acc:.0%} of the rendered lines were read exactly (character error rate {cer:.1%}).",
