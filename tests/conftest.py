@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -62,7 +63,13 @@ def quick_runs(tmp_path_factory: pytest.TempPathFactory) -> QuickRuns:
 
 @pytest.fixture(scope="session")
 def real_site(tmp_path_factory: pytest.TempPathFactory, quick_runs: QuickRuns) -> Path:
-    """The real site (guides, recipes, case studies) built strictly from the quick results."""
+    """The real site (guides, recipes, case studies) built strictly from the quick results.
+
+    Set EDGETIMING_TEST_SITE to a site already built that way to iterate on the browser
+    tests without re-running every recipe.
+    """
+    if os.environ.get("EDGETIMING_TEST_SITE"):
+        return Path(os.environ["EDGETIMING_TEST_SITE"])
     quick_runs.all()
     results = quick_runs.results
     project = tmp_path_factory.mktemp("project")

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
     ``alt`` is the text alternative for readers who cannot see the image;
     compute it from the data (it is part of the result). The notebook shows
     exactly the saved PNG, with ``alt`` attached, so the site's page and the
-    bundle agree.
+    bundle agree. A pyplot figure is closed afterwards so the inline backend
+    does not show it a second time, without its alt text.
     """
     _check_name("figure", name)
     if not alt or not alt.strip():
@@ -155,6 +157,9 @@ def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     data = buf.getvalue()
     _show_png(data, alt, name)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
     out = output_dir()
     if out is None:
         return
