@@ -233,3 +233,41 @@ def test_crawl_links_images_headings_alt_and_contrast(page, base_url):
     assert len(seen) > 10
     assert problems == [], "\n".join(problems[:40])
     assert page.errors == []
+
+
+def test_case_study_table_sorts_and_filters(page, base_url):
+    page.goto(urljoin(base_url, "case-studies/index.html"))
+    table = page.locator(".et-cs-index table")
+    rows = table.locator("tbody tr")
+    n = rows.count()
+    assert n >= 3, "the seed collection has at least three case studies"
+
+    def column(i: int) -> list[str]:
+        return [r.locator("td").nth(i).inner_text().strip() for r in rows.all() if r.is_visible()]
+
+    def number(text: str) -> float:
+        return float(re.search(r"-?\d+(?:\.\d+)?", text.replace("\u2212", "-").replace(",", "")).group())
+
+    header = table.locator("thead th").nth(4)  # P99 before
+    header.click()
+    ascending = [number(t) for t in column(4)]
+    assert ascending == sorted(ascending) and header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    descending = [number(t) for t in column(4)]
+    assert descending == sorted(descending, reverse=True)
+
+    # filter by free text: the first row's model name keeps only rows mentioning it
+    first_name = column(0)[0]
+    page.locator(".et-cs-controls input[type=search]").fill(first_name)
+    visible = [r for r in rows.all() if r.is_visible()]
+    assert 1 <= len(visible) < n and all(first_name in r.inner_text() for r in visible)
+    assert f"of {n} shown" in page.locator(".et-cs-count").inner_text()
+    page.locator(".et-cs-controls input[type=search]").fill("")
+    # filter by technique
+    select = page.locator(".et-cs-controls select").nth(1)
+    options = [o for o in select.locator("option").all_inner_texts() if o != "all"]
+    select.select_option(options[0])
+    shown = column(2)
+    assert shown and all(options[0] in t for t in shown)
+    shot(page, "case-studies")
+    assert page.errors == []
