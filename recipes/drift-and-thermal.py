@@ -66,12 +66,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from onnx import TensorProto, helper, numpy_helper
-from PIL import Image, ImageDraw, ImageFont
 
 from edgetiming import figures, report, stats
 from edgetiming.coldstart import SessionConfig, open_session, session_settings
 from edgetiming.measure import closed_loop, timing_gc_off
 from edgetiming.models import resolve, sha256_file
+from edgetiming.ocrdata import det_input, render_page
 from edgetiming.resources import NOT_AVAILABLE
 from edgetiming.steady import classify_steady_state, drift_test
 
@@ -90,21 +90,6 @@ print(
         if k in ("intra_op_num_threads", "allow_spinning", "providers")
     },
 )
-
-
-def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A few lines of rendered text, float32 NCHW normalized the way PP-OCR's detector expects."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["latency", "drift", "thermal", "sentinel", "edge", "throttle", "budget", "runner"]
-    for row in range(5):
-        draw.text((8, 8 + row * height // 6), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)[None, ...]
 
 
 def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> bytes:
@@ -131,7 +116,7 @@ def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> byt
 
 rng = np.random.default_rng(seed)
 n, c, h, w = input_shape
-feeds = {input_name: np.repeat(text_image(h, w, rng), n, axis=0).astype(np.float32)}
+feeds = {input_name: np.repeat(det_input(render_page(rng, height=h, width=w).image, size=(h, w)), n, axis=0).astype(np.float32)}
 sentinel = open_session(sentinel_model(sentinel_rows, sentinel_width, seed=seed), config)
 sentinel_feeds = {"x": rng.standard_normal((sentinel_rows, sentinel_width)).astype(np.float32)}
 

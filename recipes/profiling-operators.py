@@ -60,13 +60,13 @@ import onnxruntime as ort
 import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
 
 from edgetiming import figures, report, stats
 from edgetiming.coldstart import SessionConfig, open_session, session_settings
 from edgetiming.compare import compare_runs
 from edgetiming.measure import closed_loop, timing_gc_off
 from edgetiming.models import resolve, sha256_file
+from edgetiming.ocrdata import det_input, render_page
 
 figures.use_style()
 path = resolve(model_path)
@@ -74,23 +74,8 @@ config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
 print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...)")
 
 
-def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """A few lines of rendered text, float32 NCHW normalized the way PP-OCR's detector expects."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["operator", "profile", "Conv", "arena", "memory", "kernel", "latency", "edge"]
-    for row in range(5):
-        draw.text((8, 8 + row * height // 6), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)[None, ...]
-
-
 n, c, h, w = input_shape
-image = np.repeat(text_image(h, w, np.random.default_rng(seed)), n, axis=0).astype(np.float32)
+image = np.repeat(det_input(render_page(np.random.default_rng(seed), height=h, width=w).image, size=(h, w)), n, axis=0).astype(np.float32)
 
 # %% [markdown]
 # ## Profiled and unprofiled runs

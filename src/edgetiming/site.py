@@ -10,7 +10,6 @@ imports this module; this module only reads bundles through
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
 import subprocess
