@@ -328,6 +328,22 @@ if steady_iter[o]:
                  "gives steady latency from the first request.")
 if total_never:
     lines.append(f"- {total_never} processes never settled within {iters} inferences: this runner was noisy.")
+
+few = n_processes < stats.min_samples(0.5)
+few_note = f"only {n_processes} processes per variant; a median claim needs at least {stats.min_samples(0.5)}" if few else ""
+launch_q = stats.quantile_ci(phase("launch to 1st result", o), 0.5).scaled(1e-6)
+report.metric("headline.launch_to_first_result_ms", launch_q.value, unit="ms", n=launch_q.n,
+              ci=(launch_q.lower, launch_q.upper) if launch_q.bounded else None, valid=bool(launch_q.valid),
+              note="" if launch_q.valid else (f"only {launch_q.n} processes; a median claim needs at least "
+                                              f"{stats.min_samples(0.5)}"),
+              description=f"Median time from launching a fresh process to the first result of {source.name}, "
+                          "original model")
+pre = cmp["pre-optimized .onnx"]
+report.metric("headline.preopt_session_create_ratio", pre.ratio, unit="x", n=n_processes,
+              ci=(pre.lower, pre.upper) if pre.lower > 0 and np.isfinite(pre.upper) else None,
+              valid=not few, note=few_note,
+              description=f"Median session creation of the .onnx pre-optimized at level {optimization_level} / "
+                          "the original model, over fresh processes (lower is faster)")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
