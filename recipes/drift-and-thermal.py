@@ -532,6 +532,20 @@ if inject_model_slowdown:
         f"purpose; the attribution above should read 'model drift'"
         + (" and it does." if attribution == "model drift" else f", and here it reads '{attribution}'.")
     )
+for head_name, d, what in (
+    ("headline.model_drift_pct", d_model, f"block-median latency of {path.name}"),
+    ("headline.model_per_sentinel_drift_pct", d_ratio, f"latency of {path.name} in sentinel units (model-specific drift)"),
+):
+    report.metric(
+        head_name,
+        d.relative_change * 100,
+        unit="%",
+        n=d.blocks,
+        note=f"Mann-Kendall p = {d.p_value:.2g} over {d.blocks} block medians; "
+        + ("a drift" if d.drift else f"not a drift (needs p < {d.alpha:g} and at least {min_change:.0%})")
+        + f"; attribution: {attribution}",
+        description=f"Fitted change of the {what} over a {elapsed_s:.0f} s run, as a share of its median",
+    )
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
