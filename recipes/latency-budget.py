@@ -453,6 +453,13 @@ lines = [
 ]
 if not validity.valid:
     lines.append("- The frame result is marked invalid: " + "; ".join(validity.reasons) + ".")
+head_reasons = list(validity.reasons) + ([f"character error rate {cer:.1%} over the {max_char_error_rate:.0%} limit"]
+                                         if cer > max_char_error_rate else [])
+report.metric(f"headline.frame_{label}_ms", e.value, unit="ms", n=e.n,
+              ci=(e.lower, e.upper) if e.bounded else None, valid=not head_reasons, note="; ".join(head_reasons),
+              description=f"P{percentile * 100:g} of one OCR frame (detect, classify, recognize about "
+                          f"{lines_per_frame} lines) against a {deadline_ms:g} ms deadline, "
+                          f"verdict {e2e_verdict.verdict}")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
