@@ -151,3 +151,16 @@ print(conclusion)
 print(f"Server {'P' + format(percentile * 100, 'g')} <= {deadline_ms} ms: {verdict.verdict}"
       "; LoadGen's own Server verdicts per block: "
       + ", ".join(r.validity for r in server.loadgen_runs))
+
+def _unbounded(ci) -> bool:
+    return ci is None or not all(np.isfinite(v) for v in ci)
+
+
+weak = [f"{a.scenario} P{a.percentile * 100:g}" for a in check.agreements
+        if a.loadgen_ns is None or _unbounded(a.harness_ci_ns) or _unbounded(a.loadgen_ci_ns)]
+report.metric("headline.percentiles_agreeing", agree_n, n=len(check.agreements), valid=not weak,
+              note=("too few queries to bound the interval (or no LoadGen value) for " + ", ".join(weak)
+                    + ": agreement there says little") if weak else "",
+              description=f"Percentiles (P90 and P{percentile * 100:g} of SingleStream and Server) on which this "
+                          f"harness and MLPerf LoadGen agree within their {confidence:.0%} intervals, "
+                          f"out of {len(check.agreements)}")
