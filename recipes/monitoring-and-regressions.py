@@ -541,6 +541,26 @@ if c_a2.verdict == "inconclusive":
         f"- The identical build was not flagged, but not shown equivalent either: the interval reaches past "
         f"{min_effect:.0%}. More iterations or a quieter runner would narrow it."
     )
+report.metric(
+    "headline.bounded_rule_detection_windows",
+    delay["bounded"],
+    n=regression_windows,
+    note="" if caught["bounded"] else f"the rule did not fire within the slowed build's {regression_windows} windows",
+    description=f"Windows of {window} calls the bounded alert rule took to fire after a {1 + slowdown:g}x slower build "
+    f"was deployed" + ("" if caught["bounded"] else f" (it never fired in {regression_windows})")
+    + f", with {len(false_alarms['bounded'])} false alarms on the unchanged model against "
+    f"{len(false_alarms['naive'])} for the naive rule",
+)
+report.metric(
+    f"headline.identical_build_p{compare_percentile * 100:g}_ratio",
+    c_a2.ratio,
+    unit="x",
+    ci=(c_a2.lower, c_a2.upper) if c_a2.lower > 0 and np.isfinite(c_a2.upper) else None,
+    n=int(min(lat["A"].size, lat["A'"].size)),
+    note=f"verdict {c_a2.verdict}",
+    description=f"P{compare_percentile * 100:g} of an identical build / the baseline build, timed in interleaved "
+    f"blocks (the noise floor of a release comparison, ideally 1)",
+)
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
