@@ -390,6 +390,19 @@ for key in short.values():
 invalid = [f"{k} {lv}" for (k, lv), v in valid.items() if not v.valid]
 if invalid:
     lines.append(f"\nMarked invalid (see the checklist): {', '.join(invalid)}.")
+for key in short.values():
+    head_level = min(levels[1:], key=lambda lv: vs_off[key, lv].ratio)
+    c = vs_off[key, head_level]
+    reasons = [f"{lv}: {r}" for lv in ("disable", head_level) for r in valid[key, lv].reasons]
+    if not max_diff[key, head_level] <= output_tolerance:
+        reasons.append(f"outputs differ from level disable by {max_diff[key, head_level]:.1e} "
+                       f"(tolerance {output_tolerance:g})")
+    report.metric(f"headline.{key}_best_level_p50_ratio", c.ratio, unit="x",
+                  ci=(c.lower, c.upper) if c.lower > 0 and np.isfinite(c.upper) else None,
+                  n=int(min(pooled[key, "disable"].size, pooled[key, head_level].size)),
+                  valid=not reasons, note="; ".join(reasons),
+                  description=f"P50 of {next(pth.name for n, (pth, _) in models.items() if short[n] == key)} at graph optimization "
+                              f"level {head_level} / level disable (lower is faster)")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
