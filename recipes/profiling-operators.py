@@ -643,6 +643,27 @@ lines.append(
 lines.append(
     f"- SLO P{percentile * 100:g} <= {deadline_ms:g} ms (unprofiled): **{verdict.verdict}** ({verdict.reason})."
 )
+head_notes = []
+if overhead_cmp.verdict == "slower":
+    head_notes.append(f"the profiler slowed the inferences it measured (P50 ratio {overhead_cmp.ratio:.2f})")
+if coverage < 0.9:
+    head_notes.append(f"kernels cover only {coverage:.0%} of each profiled inference")
+report.metric(
+    "headline.top_op_type_share_pct",
+    float(by_type.loc[t1, "share"]) * 100,
+    unit="%",
+    n=n_steady,
+    note="; ".join(head_notes),
+    description=f"Share of kernel time of {path.name} spent in its top operator type, {t1}, "
+    f"over {n_steady} profiled inferences",
+)
+report.metric(
+    "headline.peak_rss_mib",
+    peak["arena on"],
+    unit="MiB",
+    description=f"Peak resident memory of a fresh process that loads and runs {path.name} "
+    "with onnxruntime's default memory arena",
+)
 tmp.cleanup()
 display(Markdown("\n".join(lines)))
 
