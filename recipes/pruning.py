@@ -405,6 +405,31 @@ lines.append("- Variation (CV) ranges from " + f"{min(cvs.values()):.1%} ({min(c
 invalid = [lb for lb, v in valid.items() if not v.valid]
 if invalid:
     lines.append(f"- Marked invalid (see the checklist): {', '.join(invalid)}.")
+
+
+def headline_ratio(name: str, label: str, description: str) -> None:
+    """P50 ratio of `label` against the dense model, with the validity of both runs."""
+    c = vs_dense[label]
+    reasons = [f"{lb}: {r}" for lb in ("dense", label) for r in valid[lb].reasons]
+    if not finite:
+        reasons.append("a configuration produced NaN or inf")
+    report.metric(name, c.ratio, unit="x", ci=(c.lower, c.upper) if c.lower > 0 and np.isfinite(c.upper) else None,
+                  n=int(min(pooled["dense"].size, pooled[label].size)), valid=not reasons, note="; ".join(reasons),
+                  description=description)
+
+
+if struct:
+    head_struct = min(struct, key=lambda lb: vs_dense[lb].ratio)
+    headline_ratio("headline.structured_p50_ratio", head_struct,
+                   f"P50 of the network with {configs[head_struct]['k']:.0%} of its channels kept (structured pruning) "
+                   "/ the dense network (lower is faster)")
+    twin = next((lb for lb, cfg in configs.items() if cfg["kind"] == "sparse" and cfg["k"] == configs[head_struct]["k"]),
+                None)
+    if twin is not None:
+        headline_ratio("headline.sparse_p50_ratio", twin,
+                       f"P50 of the full-width network with {1 - configs[twin]['density']:.0%} of its weights zero "
+                       f"(unstructured pruning, as many nonzero weights as {head_struct}) / the dense network "
+                       "(lower is faster)")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
