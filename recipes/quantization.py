@@ -606,6 +606,29 @@ invalid = [f"{k} {v}" for (k, v), val in valid.items() if not val.valid]
 if invalid:
     lines.append(f"\nMarked invalid (see the checklist for why): {', '.join(invalid)}. On a shared or busy "
                  "machine the variation between iterations is high; compare ratios, not absolute times.")
+
+VARIANT_NAMES = {"dynamic": "dynamic INT8", "static-per-tensor": "static INT8 per-tensor",
+                 "static-per-channel": "static INT8 per-channel"}
+for key, model_name in (("det", "detector"), ("rec", "recognizer")):
+    made = [v for v in variants[1:] if v in paths.get(key, {})]
+    if not made:
+        why = (f"{key} was not run ({key}_model is empty, as in quick mode)" if key not in models
+               else f"no INT8 variant of the {model_name} was made")
+        report.metric(f"headline.{key}_int8_p50_ratio", None, unit="x", note=why,
+                      description=f"P50 of the fastest INT8 variant / fp32 on the {model_name} (not measured)")
+        continue
+    # the fastest variant that keeps the accuracy (PASS, else not FAIL); the fastest of all if none does
+    pool = ([v for v in made if acc_verdicts[key, v] == "PASS"]
+            or [v for v in made if acc_verdicts[key, v] != "FAIL"] or made)
+    head_variant = min(pool, key=lambda v: speed[key, v].ratio)
+    c = speed[key, head_variant]
+    reasons = [f"{v}: {r}" for v in ("fp32", head_variant) for r in valid[key, v].reasons]
+    report.metric(f"headline.{key}_int8_p50_ratio", c.ratio, unit="x",
+                  ci=(c.lower, c.upper) if c.lower > 0 and np.isfinite(c.upper) else None,
+                  n=int(min(pooled[key, "fp32"].size, pooled[key, head_variant].size)),
+                  valid=not reasons, note="; ".join(reasons),
+                  description=f"P50 of {VARIANT_NAMES[head_variant]} / fp32 on the {model_name} (lower is faster), "
+                              f"accuracy guardrail {acc_verdicts[key, head_variant]}")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
