@@ -357,6 +357,20 @@ for label, why in not_applicable.items():
     lines.append(f"- {label}: not applicable on this runner ({why}).")
 lines.append("- Providers: " + "; ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in provider_status.items()
                                          if v != "not available") + "; every other known provider: not available.")
+
+from edgetiming.compare import compare_runs  # noqa: E402
+
+head_cmp = compare_runs(d["samples"], r["samples"], percentile=percentile)
+head_why = [f"{lb}: {w}" for lb in dict.fromkeys((default_label, recommended)) for w in rows[lb]["why"]]
+report.metric(f"headline.recommended_vs_default_{name.lower()}_ratio", head_cmp.ratio, unit="x",
+              ci=(head_cmp.lower, head_cmp.upper) if head_cmp.lower > 0 and np.isfinite(head_cmp.upper) else None,
+              n=int(min(d["samples"].size, r["samples"].size)), valid=not head_why, note="; ".join(head_why),
+              description=f"{name} of the recommended setting ({recommended}) / onnxruntime's default threads "
+                          f"on {path.name} (lower is faster)")
+report.metric("headline.recommended_vs_default_cpu_ratio", r["cpu_ms"] / d["cpu_ms"], unit="x",
+              n=int(sum(rr.resources.n_inferences for rr in runs[recommended])),
+              description=f"CPU time per inference of the recommended setting ({recommended}) / onnxruntime's "
+                          f"default threads on {path.name} (lower is cheaper)")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
