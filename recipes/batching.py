@@ -453,7 +453,7 @@ else:
     lines.append(f"- A hard real-time path must budget for the worst arrival pattern: the timeout ({timeout_ms:g} ms) "
                  f"plus a full batch of {max_batch} (add {max_batch} to `batch_sizes` to measure it).")
 
-from edgetiming.compare import compare_runs  # noqa: E402
+from edgetiming.compare import compare_runs
 
 b_lo = min(sweep_rows)
 report.metric("headline.batch_throughput_gain", gain, unit="x", n=sweep_rows[b_hi]["n"],
