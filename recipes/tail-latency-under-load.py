@@ -402,9 +402,9 @@ for name, note in mit_notes.items():
         lines.append(f"- Mitigation '{name}': {note}.")
 lines.append(f"- Best configuration under the stressor: **{best}** ({vb.verdict} against {deadline_ms:g} ms).")
 
-import math  # noqa: E402
+import math
 
-from edgetiming.compare import compare_runs  # noqa: E402
+from edgetiming.compare import compare_runs
 
 co_cmp = compare_runs(co_closed.steady_ns, co_open.response_with_drops_ns, percentile=percentile)
 co_short = [f"{name} has {n} samples, P{percentile * 100:g} needs >= {needed}"
