@@ -358,7 +358,7 @@ for label, why in not_applicable.items():
 lines.append("- Providers: " + "; ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in provider_status.items()
                                          if v != "not available") + "; every other known provider: not available.")
 
-from edgetiming.compare import compare_runs  # noqa: E402
+from edgetiming.compare import compare_runs
 
 head_cmp = compare_runs(d["samples"], r["samples"], percentile=percentile)
 head_why = [f"{lb}: {w}" for lb in dict.fromkeys((default_label, recommended)) for w in rows[lb]["why"]]
