@@ -134,8 +134,11 @@ def _headlines(page_uri: str, runner_link: str) -> str:
             unit = metric.get("unit", "") if value is not None else ""
             ci = f" (95% CI {_fmt(metric['ci'][0])}–{_fmt(metric['ci'][1])})" if metric.get("ci") else ""
             quick = " (quick run)" if recipe["mode"] == "quick" else ""
-            rows.append(f"| [{slug}]({_rel(page_uri, recipe['page'])}) | {html.escape(metric.get('description', ''))} "
-                        f"| **{html.escape(shown)} {unit}**{ci}{quick} |")
+            note = html.escape(metric.get("note", ""), quote=False).replace("|", "\\|")
+            invalid = "" if metric.get("valid", True) else f" **invalid**: {note}"
+            description = html.escape(metric.get("description", ""), quote=False).replace("|", "\\|")
+            rows.append(f"| [{slug}]({_rel(page_uri, recipe['page'])}) | {description} "
+                        f"| **{html.escape(shown, quote=False)} {unit}**{ci}{quick}{invalid} |")
     if not rows:
         return f"No recipe has reported a headline result on {runner_link} yet."
     return "| Recipe | Result | On this runner |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nMeasured on {runner_link}."
