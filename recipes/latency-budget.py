@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {n_frames: 40, pilot_frames: 10, warmup_frames: 3, n_distinct_frames: 8}
-#     expected_duration_s: 90
+#     expected_duration_s: 140
 #     timeout_cell_s: 900
 # ---
 
@@ -51,7 +51,7 @@ max_char_error_rate = 0.05  # the pipeline must read the text this well for its 
 slow_call_share = 0.05  # q: a recognizer call is "slow" when above its (1 - q) quantile
 pilot_frames = 50  # frames of the pilot run the budgets are derived from
 warmup_frames = 10  # frames timed and labelled warmup before the measured run
-n_frames = 600  # measured frames (P99 needs >= 299 just to be bounded)
+n_frames = 400  # measured frames (P99 needs >= 299 to be bounded, 368 to PASS); 400 keeps the full run near 2 min
 n_distinct_frames = 40  # distinct rendered frames, cycled through
 intra_op_threads = 0  # 0 lets onnxruntime choose
 allow_spinning = None  # None: onnxruntime's default; False stops idle pool threads spinning between stages
