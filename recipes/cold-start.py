@@ -62,12 +62,12 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-from PIL import Image, ImageDraw, ImageFont
 
 from edgetiming import figures, report, stats
 from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start
 from edgetiming.compare import compare_runs
 from edgetiming.models import resolve, sha256_file
+from edgetiming.ocrdata import det_input, render_page
 
 figures.use_style()
 
@@ -106,24 +106,9 @@ for name, (path, _) in variants.items():
     print(f"{name:<20} {path.name:<45} {path.stat().st_size / 1e6:6.2f} MB  sha256 {sha256_file(path)[:12]}")
 
 
-def text_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """Rendered text, float32 NCHW normalized as PP-OCR's detector expects."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(12, height // 12))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["cold", "start", "session", "import", "warm-up", "steady", "first", "result"]
-    for row in range(5):
-        draw.text((8, 8 + row * height // 6), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)[None, ...]
-
-
 n, c, h, w = input_shape
 probe = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
-feeds = {probe.get_inputs()[0].name: np.repeat(text_image(h, w, np.random.default_rng(seed)), n, axis=0)}
+feeds = {probe.get_inputs()[0].name: np.repeat(det_input(render_page(np.random.default_rng(seed), height=h, width=w).image, size=(h, w)), n, axis=0)}
 del probe
 
 # %% [markdown]
