@@ -11,6 +11,7 @@ bundle. Nothing here depends on MkDocs.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -267,8 +268,6 @@ def _run_one(
 
 
 def _sha256_bytes(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
