@@ -44,3 +44,91 @@ def test_executor_appends_one_line_per_executed_run(tmp_path, recipe_copy):
     assert [e["recipe"] for e in entries] == ["passes", "passes"]
     assert entries[0]["metrics"]["n_values"]["value"] == 10
     assert history.merge([entries, entries, entries[:1]]) == entries
+
+
+# --------------------------------------------------------------------------- history carried between published sites
+import contextlib  # noqa: E402
+import functools  # noqa: E402
+import http.server  # noqa: E402
+import json  # noqa: E402
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@contextlib.contextmanager
+def _http(folder, *, status: int | None = None):
+    """A real HTTP server on localhost serving ``folder`` (or answering ``status`` to everything)."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            if status is not None:
+                self.send_error(status)
+            else:
+                super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _published(tmp_path, histories):
+    site_dir = tmp_path / "published"
+    history.write_published(site_dir, histories)
+    return site_dir
+
+
+def test_published_history_round_trips_from_a_folder_and_over_http(tmp_path):
+    rng = np.random.default_rng(1)
+    entries = {"board-a": [_entry(i, rng.lognormal(np.log(10e6), 0.1, 500)) for i in range(3)],
+               "board-b": [_entry(5, rng.lognormal(np.log(10e6), 0.1, 500))]}
+    site_dir = _published(tmp_path, entries)
+    index = json.loads((site_dir / history.PUBLISHED_DIR / "index.json").read_text())
+    assert index["runners"]["board-a"] == {"file": "board-a.jsonl", "entries": 3}
+    from_folder, note = history.read_published(site_dir)
+    assert from_folder == entries and "4 earlier history entries of 2 runner(s)" in note
+    with _http(site_dir) as url:
+        from_http, _ = history.read_published(url)
+    assert from_http == entries
+
+
+def test_a_site_without_history_is_a_fresh_start_not_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert history.read_published(tmp_path / "empty")[0] == {}
+    with _http(tmp_path / "empty") as url:
+        found, note = history.read_published(url)
+    assert found == {} and "first deployment" in note and "runners/history/index.json" in note
+
+
+def test_an_unreachable_or_failing_site_stops_the_build(tmp_path):
+    with _http(tmp_path, status=503) as url:
+        with pytest.raises(history.HistoryError, match=r"HTTP 503.*stops rather than publish a shortened history"):
+            history.read_published(url)
+    with _http(tmp_path) as url:
+        pass  # the server is shut down: nothing listens on that port any more
+    with pytest.raises(history.HistoryError, match="Retry later"):
+        history.read_published(url, timeout_s=5)
+
+
+def test_a_torn_or_malformed_published_history_is_refused_with_the_line(tmp_path):
+    rng = np.random.default_rng(2)
+    site_dir = _published(tmp_path, {"board-a": [_entry(i, rng.lognormal(np.log(10e6), 0.1, 500)) for i in range(2)]})
+    path = site_dir / history.PUBLISHED_DIR / "board-a.jsonl"
+    good = path.read_text()
+    path.write_text(good + '{"schema_version": 1, "recipe": "r"\n')
+    with pytest.raises(history.HistoryError, match=r"board-a\.jsonl, line 3: not JSON"):
+        history.read_published(site_dir)
+    path.write_text(good.replace('"schema_version": 1', '"schema_version": 9', 1))
+    with pytest.raises(history.HistoryError, match=r"line 1: schema_version 9, but this edgetiming reads 1"):
+        history.read_published(site_dir)
+    path.unlink()
+    with pytest.raises(history.HistoryError, match="listed in index.json but missing; the published history is torn"):
+        history.read_published(site_dir)

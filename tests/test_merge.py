@@ -84,3 +84,18 @@ def test_a_bundle_without_a_runner_fingerprint_is_refused(fixture_run, tmp_path)
     (dst / "runner.json").unlink()
     bundles, problems = store.merge_results_dirs([other])
     assert bundles == [] and "runner.json: missing" in problems[0]
+
+
+def test_a_newer_quick_run_never_hides_a_full_one(fixture_run, tmp_path):
+    results, _ = fixture_run
+    assert json.loads((results / "fixture-runner" / "passes" / "result.json").read_text())["mode"] == "full"
+    other = tmp_path / "preview"
+    dst = _copy_runner(results, other)
+    record = json.loads((dst / "passes" / "result.json").read_text())
+    record.update(mode="quick", started_at="2099-01-01T00:00:00+00:00", cache_key="e" * 64)
+    (dst / "passes" / "result.json").write_text(json.dumps(record))
+    for order in ([results, other], [other, results]):
+        (bundle,), problems = store.merge_results_dirs(order)
+        assert bundle.results["passes"]["mode"] == "full"
+        assert bundle.bundle_dir("passes") == results / "fixture-runner" / "passes"
+        assert len(problems) == 1 and "showing the full one" in problems[0]

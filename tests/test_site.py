@@ -166,3 +166,46 @@ def test_cross_runner_table_lists_each_runners_interval():
     assert "<th>a</th><th>b</th>" in html_table
     assert "10 [9, 11]" in html_table and "20 [18, 22]" in html_table
     assert fleet_pages.cross_runner_html("r", [bundle("a", 10.0)]) == ""
+
+
+def test_history_survives_an_ephemeral_runner_through_the_published_site(project, fixture_run, tmp_path):
+    """Build 1 publishes the history; build 2 sees only a fresh runner's bundle, reads build 1's site over
+    HTTP, and publishes the union, also for a runner that did not run this time."""
+    from edgetiming import executor, history
+
+    from .test_history import _http
+    from .test_merge import _copy_runner
+
+    results, _ = fixture_run
+    other = tmp_path / "artifacts"
+    _copy_runner(results, other, "board-b")
+    site1 = tmp_path / "site1"
+    site.build_site(project_dir=project, results_dir=[results, other], site_dir=site1, primary_runner="fixture-runner")
+    first, _ = history.read_published(site1)
+    assert set(first) == {"fixture-runner", "board-b"} and len(first["fixture-runner"]) >= 1
+
+    fresh = tmp_path / "ephemeral"  # a new machine: its results folder starts empty
+    executor.run_recipes([project / "recipes" / "passes.py"],
+                         executor.RunOptions(results_dir=fresh, runner="fixture-runner", force=True))
+    assert len(history.load(fresh / "fixture-runner")) == 1
+    site2 = tmp_path / "site2"
+    with _http(site1) as url:
+        report = site.build_site(project_dir=project, results_dir=fresh, site_dir=site2,
+                                 primary_runner="fixture-runner", history_sources=[url])
+    assert any("earlier history entries of 2 runner(s)" in n for n in report.history_notes)
+    second, _ = history.read_published(site2)
+    assert set(second) == {"fixture-runner", "board-b"}
+    assert second["board-b"] == first["board-b"]
+    assert len(second["fixture-runner"]) == len(first["fixture-runner"]) + 1
+    runner_page = (site2 / "runners" / "fixture-runner.html").read_text()
+    assert f"{len(second['fixture-runner'])} executed run(s) recorded on this runner" in runner_page
+
+
+def test_an_unreadable_earlier_history_stops_the_site_build(project, fixture_run, tmp_path):
+    from .test_history import _http
+
+    results, _ = fixture_run
+    with _http(tmp_path, status=500) as url:
+        with pytest.raises(site.SiteError, match="HTTP 500"):
+            site.build_site(project_dir=project, results_dir=results, site_dir=tmp_path / "s",
+                            primary_runner="fixture-runner", history_sources=[url])

@@ -67,12 +67,15 @@ def _site(args: argparse.Namespace) -> int:
             site_dir=Path(args.out),
             primary_runner=args.primary,
             run_mkdocs=not args.no_build,
+            history_sources=args.history,
         )
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    for note in report.history_notes:
+        print(f"history: {note}")
     print(f"regressions: {len(report.regressions)}")
     for line in report.regressions:
         print(f"  {line}")
@@ -140,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "site":
             cmd.add_argument("--out", default="site", help="output folder (default: site)")
             cmd.add_argument("--no-build", action="store_true", help="generate pages only, do not run mkdocs")
+            cmd.add_argument("--history", action="append", metavar="URL_OR_DIR",
+                             help="an earlier published site (its address, or a built site folder) whose runner "
+                                  "histories are carried into this one; a missing history is a fresh start, an "
+                                  "unreadable one stops the build")
             cmd.set_defaults(func=_site)
         else:
             cmd.add_argument("--dev-addr", default="127.0.0.1:8000", help="address to serve on")

@@ -13,22 +13,42 @@ and ``[lo_b, hi_b]``, the ratio interval is ``[lo_b / hi_a, hi_b / lo_a]``
 applied to the stored intervals) and the step is flagged when its lower end
 exceeds ``1 + min_effect``. Overlapping intervals, the usual noise of a shared
 machine, are never flagged.
+
+Hardware runners are meant to be ephemeral, so a runner's own
+``history.jsonl`` holds only the runs of one job. The site therefore
+publishes each runner's merged history (``runners/history/<runner>.jsonl``
+with an ``index.json``), and the next build reads it back with
+:func:`read_published` (``edgetiming site --history <url or folder>``): the
+history is carried from one published site to the next. Reading it back is
+strict: a malformed line or an unknown schema version stops the build instead
+of being dropped, because the build would otherwise publish the shortened
+history over the old one.
 """
 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import store
 
-__all__ = ["HISTORY_FILE", "HISTORY_SCHEMA_VERSION", "Regression", "append", "entry_from_result", "find_regressions",
-           "load", "merge"]
+__all__ = ["HISTORY_FILE", "HISTORY_SCHEMA_VERSION", "PUBLISHED_DIR", "HistoryError", "Regression", "append",
+           "entry_from_result", "find_regressions", "load", "merge", "parse_lines", "read_published", "write_published"]
 
 HISTORY_FILE = "history.jsonl"
 HISTORY_SCHEMA_VERSION = 1
+#: where a built site keeps every runner's history, relative to the site root
+PUBLISHED_DIR = "runners/history"
+PUBLISHED_INDEX_VERSION = 1
+_REQUIRED_KEYS = ("recipe", "recipe_version", "mode", "status", "started_at", "cache_key", "metrics")
+
+
+class HistoryError(Exception):
+    """Published history cannot be read; the message names the file or address, the line and the fix."""
 
 
 def entry_from_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -129,3 +149,96 @@ def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05)
                 found.append(Regression(e["recipe"], name, dict(before, git_sha=prev["git_sha"]),
                                         dict(after, git_sha=e["git_sha"]), ratio, low, high))
     return found
+
+
+# --------------------------------------------------------------------------- published history
+def parse_lines(text: str, *, where: str) -> list[dict[str, Any]]:
+    """Entries of one history file, strictly: a bad line raises :class:`HistoryError` naming it."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise HistoryError(f"{where}, line {number}: not JSON ({exc.msg}); restore the file from the "
+                               "previous deployment or remove the line by hand") from None
+        if not isinstance(entry, dict):
+            raise HistoryError(f"{where}, line {number}: expected a JSON object per line")
+        version = entry.get("schema_version")
+        if version != HISTORY_SCHEMA_VERSION:
+            raise HistoryError(f"{where}, line {number}: schema_version {version!r}, but this edgetiming reads "
+                               f"{HISTORY_SCHEMA_VERSION}; build with the edgetiming that wrote it, or newer")
+        missing = [k for k in _REQUIRED_KEYS if k not in entry]
+        if missing:
+            raise HistoryError(f"{where}, line {number}: missing {', '.join(missing)}")
+        entries.append(entry)
+    return entries
+
+
+def write_published(site_docs_dir: Path, histories: dict[str, list[dict[str, Any]]]) -> None:
+    """Write ``runners/history/<runner>.jsonl`` and ``index.json`` under a site's docs folder."""
+    folder = Path(site_docs_dir) / PUBLISHED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {"schema_version": PUBLISHED_INDEX_VERSION, "runners": {}}
+    for runner in sorted(histories):
+        text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in histories[runner])
+        store.atomic_write_bytes(folder / f"{runner}.jsonl", text.encode("utf-8"))
+        index["runners"][runner] = {"file": f"{runner}.jsonl", "entries": len(histories[runner])}
+    store.atomic_write_json(folder / "index.json", index)
+
+
+def _fetch(source: str, relative: str, *, timeout_s: float) -> str | None:
+    """The text of ``relative`` under a folder or an http(s) address; None when it does not exist."""
+    if source.startswith(("http://", "https://")):
+        url = source.rstrip("/") + "/" + relative
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+                return response.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise HistoryError(f"{url}: HTTP {exc.code}; the earlier history could not be read, so this build "
+                               "stops rather than publish a shortened history. Retry later") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise HistoryError(f"{url}: {reason}; the earlier history could not be read, so this build stops "
+                               "rather than publish a shortened history. Retry later") from None
+    path = Path(source) / relative
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8")
+
+
+def read_published(source: str | Path, *, timeout_s: float = 30.0) -> tuple[dict[str, list[dict[str, Any]]], str]:
+    """Every runner's history from a published site (an http(s) address) or a built site folder.
+
+    Returns the histories and a one-line note of what was found. A site
+    without ``runners/history/index.json`` (the first deployment) gives no
+    history; anything unreadable raises :class:`HistoryError`.
+    """
+    source = str(source)
+    where_index = f"{source.rstrip('/')}/{PUBLISHED_DIR}/index.json"
+    text = _fetch(source, f"{PUBLISHED_DIR}/index.json", timeout_s=timeout_s)
+    if text is None:
+        return {}, f"no earlier history at {where_index} (first deployment?); history starts with this build"
+    try:
+        index = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HistoryError(f"{where_index}: not JSON ({exc.msg})") from None
+    if not isinstance(index, dict) or index.get("schema_version") != PUBLISHED_INDEX_VERSION:
+        raise HistoryError(f"{where_index}: schema_version {index.get('schema_version') if isinstance(index, dict) else None!r}, "
+                           f"but this edgetiming reads {PUBLISHED_INDEX_VERSION}")
+    histories: dict[str, list[dict[str, Any]]] = {}
+    for runner, entry in sorted(index.get("runners", {}).items()):
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            raise HistoryError(f"{where_index}: runner {runner!r} has no valid 'file'")
+        where = f"{source.rstrip('/')}/{PUBLISHED_DIR}/{name}"
+        body = _fetch(source, f"{PUBLISHED_DIR}/{name}", timeout_s=timeout_s)
+        if body is None:
+            raise HistoryError(f"{where}: listed in index.json but missing; the published history is torn, "
+                               "restore it from the previous deployment")
+        histories[runner] = parse_lines(body, where=where)
+    total = sum(len(v) for v in histories.values())
+    return histories, f"read {total} earlier history entries of {len(histories)} runner(s) from {source}"

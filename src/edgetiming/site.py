@@ -44,6 +44,8 @@ class SiteReport:
     pages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
+    history_notes: list[str] = field(default_factory=list)
+    history_runners: list[str] = field(default_factory=list)
 
 
 def _esc(value: Any) -> str:
@@ -187,9 +189,14 @@ def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> n
 
 def generate(
     *, project_dir: Path, results_dir: Path | list[Path], primary_runner: str | None = None,
-    build_dir: Path | None = None, site_dir: Path | None = None,
+    build_dir: Path | None = None, site_dir: Path | None = None, history_sources: list[str] | None = None,
 ) -> SiteReport:
-    """Write the generated pages and the MkDocs config; return what was generated."""
+    """Write the generated pages and the MkDocs config; return what was generated.
+
+    ``history_sources`` are earlier published sites (http(s) addresses or built
+    site folders) whose runner histories are merged with the bundles' own, so
+    the history survives ephemeral runners; see :func:`history.read_published`.
+    """
     project_dir = project_dir.resolve()
     docs_dir = project_dir / "docs"
     base_config = project_dir / "mkdocs.yml"
@@ -203,10 +210,21 @@ def generate(
     problems += [f"{d}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"
                  for d in results_dirs if not Path(d).is_dir()]
     primary = _choose_primary(bundles, primary_runner)
+    earlier: dict[str, list[list[dict[str, Any]]]] = {}
+    notes: list[str] = []
+    for source in history_sources or []:
+        try:
+            found, note = history.read_published(source)
+        except history.HistoryError as exc:
+            raise SiteError(str(exc)) from None
+        notes.append(note)
+        for runner, entries in found.items():
+            earlier.setdefault(runner, []).append(entries)
     for name in GENERATED_DIRS:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
         (docs_dir / name).mkdir(parents=True)
-    report = SiteReport(config_path=build_dir / "mkdocs.yml", primary_runner=primary, problems=problems)
+    report = SiteReport(config_path=build_dir / "mkdocs.yml", primary_runner=primary, problems=problems,
+                        history_notes=notes)
 
     recipe_paths = recipes.discover(project_dir / "recipes") if (project_dir / "recipes").is_dir() else []
     by_runner = {b.runner: b for b in bundles}
@@ -261,10 +279,12 @@ def generate(
     _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary)
 
     runner_nav: list[Any] = ["runners/index.md"]
+    published: dict[str, list[dict[str, Any]]] = {r: history.merge(h) for r, h in earlier.items()}
     for bundle in bundles:
         page = f"runners/{bundle.runner}.md"
         folders = {bundle.path, *bundle.sources.values()}
-        entries = history.merge([history.load(folder) for folder in sorted(folders)])
+        entries = history.merge([history.load(folder) for folder in sorted(folders)] + earlier.get(bundle.runner, []))
+        published[bundle.runner] = entries
         regressions = history.find_regressions(entries)
         report.regressions += [r.message(bundle.runner) for r in regressions]
         (docs_dir / page).write_text(
@@ -275,6 +295,9 @@ def generate(
     (docs_dir / "runners" / "index.md").write_text(
         fleet_pages.runners_index(bundles, primary, pages=pages, current_versions=current_versions),
         encoding="utf-8")
+    # every runner's history is published, also of runners absent from this build, so none is lost
+    history.write_published(docs_dir, published)
+    report.history_runners = sorted(published)
 
     case_nav: list[Any] = ["case-studies/index.md"]
     if (project_dir / "case_studies").is_dir():
@@ -383,10 +406,11 @@ def _mkdocs(args: list[str]) -> int:
 
 def build_site(
     *, project_dir: Path, results_dir: Path | list[Path], site_dir: Path, primary_runner: str | None = None,
-    run_mkdocs: bool = True,
+    run_mkdocs: bool = True, history_sources: list[str] | None = None,
 ) -> SiteReport:
     """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails."""
-    report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir)
+    report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir,
+                      history_sources=history_sources)
     if run_mkdocs:
         code = _mkdocs(["build", "--strict", "-f", str(report.config_path)])
         if code != 0:

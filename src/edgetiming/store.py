@@ -242,8 +242,14 @@ def load_results_dir(results_dir: str | Path, *, verify: bool = True) -> tuple[l
     return bundles, problems
 
 
-def _result_rank(record: dict[str, Any]) -> tuple[str, str]:
-    return (record["started_at"], record["cache_key"])
+def _result_rank(record: dict[str, Any]) -> tuple[bool, str, str]:
+    """Which of two results of one runner and recipe a merged site shows: a full run over a
+    quick one (a preview never hides a measurement), then the newer, then the cache key."""
+    return (record["mode"] == "full", record["started_at"], record["cache_key"])
+
+
+def _newer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return b if (b["started_at"], b["cache_key"]) > (a["started_at"], a["cache_key"]) else a
 
 
 def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tuple[list[RunnerBundle], list[str]]:
@@ -251,8 +257,9 @@ def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tupl
 
     Keyed by runner, then by recipe. The outcome does not depend on the order of
     ``results_dirs`` and merging a folder twice changes nothing. When two
-    folders hold different results for the same runner and recipe, the newer
-    run is kept (by start time, then cache key, so the choice is deterministic)
+    folders hold different results for the same runner and recipe, a full run
+    is kept over a quick one, then the newer run (by start time, then cache key,
+    so the choice is deterministic)
     and the conflict is reported; two fingerprints under one runner name are
     reported too.
     """
@@ -282,7 +289,7 @@ def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tupl
                     problems.append(
                         f"conflict: runner {bundle.runner!r}, recipe {slug!r} has two different results "
                         f"({old['started_at']} in {have.sources[slug]} and {record['started_at']} in {bundle.path}); "
-                        f"showing the newer one ({kept['started_at']})"
+                        f"showing the {'newer' if kept is _newer(old, record) else 'full'} one ({kept['mode']}, {kept['started_at']})"
                     )
                     if not keep_new:
                         continue
