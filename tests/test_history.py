@@ -132,3 +132,17 @@ def test_a_torn_or_malformed_published_history_is_refused_with_the_line(tmp_path
     path.unlink()
     with pytest.raises(history.HistoryError, match="listed in index.json but missing; the published history is torn"):
         history.read_published(site_dir)
+
+
+def test_a_step_names_what_changed_and_only_changes_are_regressions():
+    rng = np.random.default_rng(11)
+    before = _entry(0, rng.lognormal(np.log(10e6), 0.1, 2000))
+    slower = rng.lognormal(np.log(14e6), 0.1, 2000)
+    rerun = dict(_entry(1, slower), cache_key=before["cache_key"], git_sha=before["git_sha"])
+    new_commit = _entry(1, slower)  # another cache key and another git sha
+    new_inputs = dict(_entry(1, slower), git_sha=before["git_sha"])  # same commit, other cache key
+    (a,), (b,), (c,) = (history.find_regressions([before, x]) for x in (rerun, new_commit, new_inputs))
+    assert (a.cause, b.cause, c.cause) == ("unchanged", "code", "inputs")
+    assert not a.is_regression and b.is_regression and c.is_regression
+    assert a.message("board").startswith("shift without a change on board") and "not a regression" in a.message("board")
+    assert b.message("board").startswith("regression on board") and "git commit changed" in b.message("board")

@@ -79,6 +79,9 @@ def _site(args: argparse.Namespace) -> int:
     print(f"regressions: {len(report.regressions)}")
     for line in report.regressions:
         print(f"  {line}")
+    if report.shifts:
+        print(f"shifts without a change (same cache key; run-to-run variation, listed on the runner pages): "
+              f"{len(report.shifts)}")
     if args.no_build:
         print(f"pages generated; mkdocs config at {report.config_path}")
     else:

@@ -126,9 +126,20 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
         made = history_figures(bundle.runner, history_entries, docs_dir / "runners" / "history" / bundle.runner)
         lines += ["", "## History", "",
                   f"{len(history_entries)} executed run(s) recorded on this runner (cached runs add none)."]
-        if regressions:
-            lines += ["", "Regressions (a later run's interval entirely above the earlier one's by more than 5%):", ""]
-            lines += [f"- {_esc(r.message(bundle.runner))}" for r in regressions]
+        real = [r for r in regressions or [] if r.is_regression]
+        shifts = [r for r in regressions or [] if not r.is_regression]
+        if real:
+            lines += ["", "Regressions (a later run's interval entirely above the earlier one's by more than 5%, "
+                      "with the code or the inputs changed in between):", ""]
+            lines += [f"- {_esc(r.message(bundle.runner))}" for r in real]
+        if shifts:
+            lines += ["", f"Shifts without a change ({len(shifts)}): steps as large, between runs with the same "
+                      "cache key (same code, packages, models, parameters and fingerprint). They measure how much "
+                      "this runner varies from one run, or one machine, to the next; a single run's intervals "
+                      "do not include that variation, so compare runs against it before calling a step a "
+                      "regression.", "", "<details markdown=\"1\"><summary>Show them</summary>", ""]
+            lines += [f"- {_esc(r.message(bundle.runner))}" for r in shifts]
+            lines += ["", "</details>"]
         for slug, (name, alt) in sorted(made.items()):
             alt_md = alt.replace("[", "(").replace("]", ")")
             lines += ["", f"![{alt_md}](history/{bundle.runner}/{name})"]

@@ -103,9 +103,24 @@ def merge(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return sorted(seen.values(), key=lambda e: (e["started_at"], e["cache_key"]))
 
 
+#: what changed between the two runs of a step, from their provenance
+CAUSES = {
+    "code": "the git commit changed",
+    "inputs": "same commit, other inputs: package versions, models, parameters or the runner's fingerprint",
+    "unchanged": "same cache key: nothing edgetiming tracks changed, so this is variation between runs or "
+                 "between machines behind one fingerprint, not a regression of the code",
+}
+
+
 @dataclass(frozen=True)
 class Regression:
-    """A step up in a latency metric between two consecutive runs."""
+    """A step up in a latency metric between two consecutive runs, with what changed between them.
+
+    Only steps whose ``cause`` is ``code`` or ``inputs`` are regressions; an
+    ``unchanged`` step (same cache key) is run-to-run variation and is reported
+    apart, because the intervals of one run do not include the variation
+    between runs or machines.
+    """
 
     recipe: str
     metric: str
@@ -114,18 +129,36 @@ class Regression:
     ratio: float
     ratio_low: float
     ratio_high: float
+    cause: str = "code"
+
+    @property
+    def is_regression(self) -> bool:
+        return self.cause != "unchanged"
 
     def message(self, runner: str) -> str:
         b, a = self.before, self.after
+        label = "regression" if self.is_regression else "shift without a change"
         return (
-            f"regression on {runner}: {self.recipe} {self.metric} {b['value']:.3g} -> {a['value']:.3g} "
+            f"{label} on {runner}: {self.recipe} {self.metric} {b['value']:.3g} -> {a['value']:.3g} "
             f"{a.get('unit', '')} (x{self.ratio:.2f}, interval x{self.ratio_low:.2f}-x{self.ratio_high:.2f}; "
-            f"git {str(b.get('git_sha'))[:8]} -> {str(a.get('git_sha'))[:8]})"
+            f"git {str(b.get('git_sha'))[:8]} -> {str(a.get('git_sha'))[:8]}; {CAUSES[self.cause]})"
         )
 
 
+def _cause(before: dict[str, Any], after: dict[str, Any]) -> str:
+    if before["cache_key"] == after["cache_key"]:
+        return "unchanged"
+    if before.get("git_sha") and after.get("git_sha") and before["git_sha"] != after["git_sha"]:
+        return "code"
+    return "inputs"
+
+
 def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05) -> list[Regression]:
-    """Regressions between consecutive OK runs of the same recipe version and mode."""
+    """Steps up between consecutive OK runs of the same recipe version and mode.
+
+    Each carries its ``cause``; keep those with ``is_regression`` for a
+    regression report and show the others as run-to-run variation.
+    """
     found = []
     last: dict[tuple[str, str, str], dict[str, Any]] = {}
     for e in entries:
@@ -147,7 +180,7 @@ def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05)
             if low > 1 + min_effect:
                 ratio = after["value"] / before["value"] if before["value"] else float("inf")
                 found.append(Regression(e["recipe"], name, dict(before, git_sha=prev["git_sha"]),
-                                        dict(after, git_sha=e["git_sha"]), ratio, low, high))
+                                        dict(after, git_sha=e["git_sha"]), ratio, low, high, _cause(prev, e)))
     return found
 
 

@@ -44,6 +44,8 @@ class SiteReport:
     pages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     regressions: list[str] = field(default_factory=list)
+    #: steps between runs with the same cache key: variation, not regressions
+    shifts: list[str] = field(default_factory=list)
     history_notes: list[str] = field(default_factory=list)
     history_runners: list[str] = field(default_factory=list)
 
@@ -286,7 +288,8 @@ def generate(
         entries = history.merge([history.load(folder) for folder in sorted(folders)] + earlier.get(bundle.runner, []))
         published[bundle.runner] = entries
         regressions = history.find_regressions(entries)
-        report.regressions += [r.message(bundle.runner) for r in regressions]
+        report.regressions += [r.message(bundle.runner) for r in regressions if r.is_regression]
+        report.shifts += [r.message(bundle.runner) for r in regressions if not r.is_regression]
         (docs_dir / page).write_text(
             fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir,
                                     history_entries=entries, regressions=regressions), encoding="utf-8")
