@@ -160,10 +160,14 @@ def test_cross_runner_table_lists_each_runners_interval():
 
     def bundle(name, p99):
         metric = {"value": p99, "unit": "ms", "ci": [p99 * 0.9, p99 * 1.1], "valid": True, "description": ""}
-        return store.RunnerBundle(name, Path("."), {}, {"r": {"metrics": {"steady.p99_ms": metric}}})
+        result = {"metrics": {"steady.p99_ms": metric}, "mode": "full" if name == "a" else "quick",
+                  "started_at": "2026-11-27T07:00:00+00:00", "recipe_version": name}
+        return store.RunnerBundle(name, Path("."), {}, {"r": result})
 
-    html_table = fleet_pages.cross_runner_html("r", [bundle("a", 10.0), bundle("b", 20.0)])
-    assert "<th>a</th><th>b</th>" in html_table
+    html_table = fleet_pages.cross_runner_html("r", [bundle("a", 10.0), bundle("b", 20.0)],
+                                               is_stale=lambda r: r["recipe_version"] == "b")
+    assert '<a href="../runners/a.html">a</a><br><small>full, 2026-11-27</small>' in html_table
+    assert '<a href="../runners/b.html">b</a><br><small>quick, 2026-11-27, stale</small>' in html_table
     assert "10 [9, 11]" in html_table and "20 [18, 22]" in html_table
     assert fleet_pages.cross_runner_html("r", [bundle("a", 10.0)]) == ""
 

@@ -96,3 +96,22 @@ def test_zizmor_pedantic_reports_nothing():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout + proc.stderr
+
+
+def _runs(job: dict) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def test_publish_carries_the_history_forward_from_the_live_site():
+    build = load(ROOT / ".github" / "workflows" / "publish.yml")["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read", "pages": "read"}
+    runs = _runs(build)
+    assert 'gh api "repos/$GITHUB_REPOSITORY/pages"' in runs
+    assert '--history "$LIVE_SITE"' in runs and "--results reference" in runs
+
+
+def test_pull_request_site_is_built_from_the_reference_bundles_without_running_recipes():
+    wf = load(ROOT / ".github" / "workflows" / "pull-request.yml")
+    runs = _runs(wf["jobs"]["site"])
+    assert "./scripts/site --results reference" in runs
+    assert "scripts/build" not in runs and "edgetiming run" not in runs

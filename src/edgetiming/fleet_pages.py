@@ -232,8 +232,13 @@ def _key_metric(name: str, metric: dict[str, Any]) -> bool:
     return metric.get("unit") == "ms" and bool(metric.get("ci")) and re.search(r"p(50|99)_ms$", name) is not None
 
 
-def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows: int = 10) -> str:
-    """An HTML table of the recipe's key metrics (P50 and P99 with CIs) on every runner that ran it."""
+def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows: int = 10,
+                      is_stale: Any = None) -> str:
+    """An HTML table of the recipe's key metrics (P50 and P99 with CIs) on every runner that ran it.
+
+    Each runner's column says the mode and date of its run, and *stale* when
+    ``is_stale(result)`` says the recipe changed since.
+    """
     ran = [b for b in bundles if slug in b.results]
     if len(ran) < 2:
         return ""
@@ -244,7 +249,13 @@ def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows:
                 names.append(name)
     if not names:
         return ""
-    head = "".join(f"<th>{_esc(b.runner)}</th>" for b in ran)
+    def _head(b: store.RunnerBundle) -> str:
+        r = b.results[slug]
+        flag = ", stale" if is_stale is not None and is_stale(r) else ""
+        return (f'<th><a href="../runners/{_esc(b.runner)}.html">{_esc(b.runner)}</a><br>'
+                f"<small>{_esc(r['mode'])}, {_esc(r['started_at'][:10])}{flag}</small></th>")
+
+    head = "".join(_head(b) for b in ran)
     rows = []
     for name in names[:max_rows]:
         cells = []

@@ -267,7 +267,8 @@ def generate(
             (docs_dir / "recipes" / bundle_zip).write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
             downloads[Path(bundle_zip).name] = bundle_zip
             header = _header_html(result, stale=stale, runner_href=f"../runners/{primary}.html", downloads=downloads)
-            header += "\n" + fleet_pages.cross_runner_html(recipe.slug, bundles)
+            header += "\n" + fleet_pages.cross_runner_html(
+                recipe.slug, bundles, is_stale=lambda r, v=recipe.version: v(r["parameters"]) != r["recipe_version"])
             header += "\n" + _run_yourself_html(recipe, primary, bundle_zip)
             nb = _recipe_notebook(result, by_runner[primary].bundle_dir(recipe.slug), header)
             page = f"recipes/{recipe.slug}.ipynb"
