@@ -170,6 +170,10 @@ def test_cross_runner_table_lists_each_runners_interval():
     assert '<a href="../runners/b.html">b</a><br><small>quick, 2026-11-27, stale</small>' in html_table
     assert "10 [9, 11]" in html_table and "20 [18, 22]" in html_table
     assert fleet_pages.cross_runner_html("r", [bundle("a", 10.0)]) == ""
+    # a runner with too few samples for an interval at that percentile says so instead of failing the build
+    few = bundle("c", 30.0)
+    del few.results["r"]["metrics"]["steady.p99_ms"]["ci"]
+    assert "30 [no interval: too few samples]" in fleet_pages.cross_runner_html("r", [bundle("a", 10.0), few])
 
 
 def test_history_survives_an_ephemeral_runner_through_the_published_site(project, fixture_run, tmp_path):

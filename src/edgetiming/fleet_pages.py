@@ -264,9 +264,12 @@ def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows:
             if m is None or m.get("value") is None:
                 cells.append("<td>-</td>")
                 continue
-            lo, hi = m["ci"]
             flag = "" if m.get("valid", True) else " (invalid)"
-            cells.append(f"<td>{m['value']:.3g} [{lo:.3g}, {hi:.3g}]{flag}</td>")
+            if m.get("ci"):
+                lo, hi = m["ci"]
+                cells.append(f"<td>{m['value']:.3g} [{lo:.3g}, {hi:.3g}]{flag}</td>")
+            else:  # too few samples on this runner for an interval at this percentile
+                cells.append(f"<td>{m['value']:.3g} [no interval: too few samples]{flag}</td>")
         rows.append(f"<tr><td><code>{_esc(name)}</code> (ms)</td>{''.join(cells)}</tr>")
     return ('<details class="et-cross-runner" open><summary><strong>On every runner</strong> '
             "(value [95% CI] in ms)</summary><table><tr><th>metric</th>" + head + "</tr>" + "".join(rows)
