@@ -146,3 +146,17 @@ def test_a_step_names_what_changed_and_only_changes_are_regressions():
     assert not a.is_regression and b.is_regression and c.is_regression
     assert a.message("board").startswith("shift without a change on board") and "not a regression" in a.message("board")
     assert b.message("board").startswith("regression on board") and "git commit changed" in b.message("board")
+
+
+def test_history_figures_never_draw_quick_and_full_runs_on_one_line(tmp_path):
+    from edgetiming import fleet_pages
+
+    rng = np.random.default_rng(5)
+    full = [_entry(i, rng.lognormal(np.log(10e6), 0.1, 2000)) for i in range(2)]
+    quick = _entry(2, rng.lognormal(np.log(30e6), 0.1, 200), mode="quick")
+    made = fleet_pages.history_figures("board", full + [quick], tmp_path)
+    name, alt = made["r"]
+    assert (tmp_path / name).stat().st_size > 1000
+    last_full = full[1]["metrics"]["steady.p99_ms"]["value"]
+    assert "over 2 full runs" in alt and alt.endswith(f"to {last_full:.3g} ms")
+    assert fleet_pages.history_figures("board", [full[0], quick], tmp_path / "one-each") == {}

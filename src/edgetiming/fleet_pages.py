@@ -157,18 +157,24 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
 
 
 def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -> dict[str, tuple[str, str]]:
-    """One PNG per recipe with two or more runs: its P50/P99 metrics (ms, with intervals) over time.
+    """One PNG per recipe with two or more runs of one mode: its P50/P99 metrics (ms, with intervals) over time.
 
-    Returns recipe -> (file name, alt text).
+    Quick and full runs are never drawn on one line: the mode with more runs is
+    plotted (full on a tie) and the title says which. A dotted line marks where
+    the recipe's version changed. Returns recipe -> (file name, alt text).
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     from . import figures
 
     made: dict[str, tuple[str, str]] = {}
     recipes_seen = sorted({e["recipe"] for e in entries})
     for slug in recipes_seen:
-        runs = [e for e in entries if e["recipe"] == slug and e["status"] == "OK"]
+        ok = [e for e in entries if e["recipe"] == slug and e["status"] == "OK"]
+        counts = {mode: sum(e["mode"] == mode for e in ok) for mode in ("full", "quick")}
+        mode = "full" if counts["full"] >= counts["quick"] else "quick"
+        runs = [e for e in ok if e["mode"] == mode]
         names = sorted({n for e in runs for n, m in e["metrics"].items() if _key_metric(n, m)})
         if len(runs) < 2 or not names:
             continue
@@ -180,18 +186,22 @@ def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -
             points = [(i, e["metrics"][name]) for i, e in enumerate(runs) if name in e["metrics"]]
             xs = [i for i, _ in points]
             ys = [m["value"] for _, m in points]
-            lo = [m["value"] - m["ci"][0] for _, m in points]
-            hi = [m["ci"][1] - m["value"] for _, m in points]
+            lo = [m["value"] - m["ci"][0] if m.get("ci") else 0.0 for _, m in points]
+            hi = [m["ci"][1] - m["value"] if m.get("ci") else 0.0 for _, m in points]
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=name)
             alt_parts.append(f"{name} from {ys[0]:.3g} to {ys[-1]:.3g} ms")
-        ax.set_xlabel("run (oldest first)")
+        for i in range(1, len(runs)):
+            if runs[i]["recipe_version"] != runs[i - 1]["recipe_version"]:
+                ax.axvline(i - 0.5, color="0.5", linestyle=":", linewidth=1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel(f"{mode} run (oldest first; dotted: the recipe changed)")
         ax.set_ylabel("latency (ms)")
         ax.set_title(f"{slug} on {runner}: history with 95% intervals")
         ax.legend(fontsize=7)
         name = f"{slug}.png"
         out_dir.mkdir(parents=True, exist_ok=True)
         fig.savefig(out_dir / name, dpi=100, bbox_inches="tight", metadata={"Software": None})
-        made[slug] = (name, f"History of {slug} on {runner} over {len(runs)} runs: " + "; ".join(alt_parts))
+        made[slug] = (name, f"History of {slug} on {runner} over {len(runs)} {mode} runs: " + "; ".join(alt_parts))
     return made
 
 
