@@ -46,6 +46,23 @@ def test_executor_appends_one_line_per_executed_run(tmp_path, recipe_copy):
     assert history.merge([entries, entries, entries[:1]]) == entries
 
 
+def test_a_run_never_drops_history_lines_it_cannot_read(tmp_path, recipe_copy):
+    path = recipe_copy("passes.py")
+    options = executor.RunOptions(results_dir=tmp_path, runner="h")
+    executor.run_recipes([path], options)
+    file = tmp_path / "h" / history.HISTORY_FILE
+    damaged = '{"schema_version": 1, "recipe": "pass'
+    newer = '{"schema_version": 2, "recipe": "passes", "from": "a newer edgetiming"}'
+    file.write_text(file.read_text() + damaged + "\n" + newer + "\n")
+    executor.run_recipes([path], executor.RunOptions(results_dir=tmp_path, runner="h", force=True))
+    lines = file.read_text().splitlines()
+    assert damaged in lines and newer in lines and len(lines) == 4
+    problems: list[str] = []
+    assert len(history.load(tmp_path / "h", problems)) == 2
+    assert len(problems) == 2 and "line 3: not JSON" in problems[0] and "line 4: schema_version 2" in problems[1]
+    assert all("kept in the file" in p for p in problems)
+
+
 # --------------------------------------------------------------------------- history carried between published sites
 import contextlib  # noqa: E402
 import functools  # noqa: E402

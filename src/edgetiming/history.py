@@ -71,27 +71,52 @@ def entry_from_result(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load(runner_dir: Path) -> list[dict[str, Any]]:
-    """Every history entry of a runner, oldest first; lines of unknown versions are skipped."""
-    path = runner_dir / HISTORY_FILE
+def _split(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
+    """The readable entries of a history file, and the other lines as (number, line, why)."""
+    entries, others = [], []
     if not path.exists():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+        return entries, others
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
+            others.append((number, line, f"not JSON ({exc.msg})"))
             continue
-        if entry.get("schema_version") == HISTORY_SCHEMA_VERSION:
-            entries.append(entry)
+        if not isinstance(entry, dict) or entry.get("schema_version") != HISTORY_SCHEMA_VERSION:
+            version = entry.get("schema_version") if isinstance(entry, dict) else None
+            others.append((number, line, f"schema_version {version!r}, this edgetiming reads {HISTORY_SCHEMA_VERSION}"))
+            continue
+        entries.append(entry)
+    return entries, others
+
+
+def load(runner_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every readable history entry of a runner, oldest first.
+
+    Lines that cannot be read (malformed, or of another schema version) are
+    left out and, when ``problems`` is given, reported there with their line
+    number; :func:`append` keeps them in the file.
+    """
+    path = runner_dir / HISTORY_FILE
+    entries, others = _split(path)
+    if problems is not None:
+        problems += [f"{path}, line {n}: {why}; the line is kept in the file but not shown" for n, _, why in others]
     return sorted(entries, key=lambda e: (e["started_at"], e["cache_key"]))
 
 
 def append(runner_dir: Path, result: dict[str, Any]) -> None:
-    """Add a result to the runner's history (atomic rewrite of the file)."""
-    entries = merge([load(runner_dir), [entry_from_result(result)]])
-    text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
-    store.atomic_write_bytes(runner_dir / HISTORY_FILE, text.encode("utf-8"))
+    """Add a result to the runner's history (atomic rewrite of the file).
+
+    Lines this version cannot read are kept verbatim at the end, so a newer
+    edgetiming's entries or a damaged line are never lost by a rewrite.
+    """
+    path = runner_dir / HISTORY_FILE
+    entries, others = _split(path)
+    entries = merge([entries, [entry_from_result(result)]])
+    text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries) + "".join(line + "\n" for _, line, _ in others)
+    store.atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def merge(histories: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:

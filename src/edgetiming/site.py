@@ -286,7 +286,8 @@ def generate(
     for bundle in bundles:
         page = f"runners/{bundle.runner}.md"
         folders = {bundle.path, *bundle.sources.values()}
-        entries = history.merge([history.load(folder) for folder in sorted(folders)] + earlier.get(bundle.runner, []))
+        entries = history.merge([history.load(folder, problems) for folder in sorted(folders)]
+                                + earlier.get(bundle.runner, []))
         published[bundle.runner] = entries
         regressions = history.find_regressions(entries)
         report.regressions += [r.message(bundle.runner) for r in regressions if r.is_regression]
