@@ -108,6 +108,8 @@ def test_publish_carries_the_history_forward_from_the_live_site():
     runs = _runs(build)
     assert 'gh api "repos/$GITHUB_REPOSITORY/pages"' in runs
     assert '--history "$LIVE_SITE"' in runs and "--results reference" in runs
+    kept = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert kept and kept[0]["with"]["path"].startswith("site/runners/history/")
 
 
 def test_pull_request_site_is_built_from_the_reference_bundles_without_running_recipes():
