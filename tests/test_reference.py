@@ -81,3 +81,21 @@ def test_the_pull_request_site_builds_strictly_from_the_reference_bundles_alone(
     table = table[:table.index("</table>")]
     for bundle in bundles:
         assert bundle.runner in table
+
+
+def test_site_and_serve_default_to_local_results_plus_the_reference_bundles(tmp_path, monkeypatch):
+    import argparse
+
+    from edgetiming import cli, fingerprint
+
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(results=None, primary=None, project=str(ROOT))
+    assert cli._results_dirs(args) == [Path("results"), ROOT / "reference"]
+    # this host has not run anything yet: the reference set's primary runner is shown
+    assert cli._primary(args) == json.loads((REFERENCE / "reference.json").read_text())["primary"]
+    (tmp_path / "results" / fingerprint.default_runner_name()).mkdir(parents=True)
+    assert cli._primary(args) is None  # the site then picks this host's runner
+    explicit = argparse.Namespace(results=["artifacts"], primary=None, project=str(ROOT))
+    assert cli._results_dirs(explicit) == [Path("artifacts")] and cli._primary(explicit) is None
+    bare = argparse.Namespace(results=None, primary=None, project=str(tmp_path))
+    assert cli._results_dirs(bare) == [Path("results")]

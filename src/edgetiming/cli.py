@@ -6,6 +6,7 @@ Every command exits non-zero on failure with a message naming the file and the f
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -57,15 +58,36 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _results_dirs(args: argparse.Namespace) -> list[Path]:
+    """``--results`` as given; by default ``results/`` plus the project's committed ``reference/`` bundles."""
+    if args.results:
+        return [Path(r) for r in args.results]
+    reference = Path(args.project) / "reference"
+    return [Path("results"), *([reference] if reference.is_dir() else [])]
+
+
+def _primary(args: argparse.Namespace) -> str | None:
+    """``--primary`` as given; by default this host's runner, or, when this host has no results
+    yet and the reference bundles are in use, the primary runner ``reference/reference.json`` names."""
+    if args.primary or args.results:
+        return args.primary
+    from . import fingerprint
+
+    reference = Path(args.project) / "reference" / "reference.json"
+    if (Path("results") / fingerprint.default_runner_name()).is_dir() or not reference.is_file():
+        return None
+    return json.loads(reference.read_text(encoding="utf-8")).get("primary")
+
+
 def _site(args: argparse.Namespace) -> int:
     from . import site
 
     try:
         report = site.build_site(
             project_dir=Path(args.project),
-            results_dir=[Path(r) for r in args.results or ["results"]],
+            results_dir=_results_dirs(args),
             site_dir=Path(args.out),
-            primary_runner=args.primary,
+            primary_runner=_primary(args),
             run_mkdocs=not args.no_build,
             history_sources=args.history,
         )
@@ -95,8 +117,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         return site.serve(
-            project_dir=Path(args.project), results_dir=[Path(r) for r in args.results or ["results"]],
-            primary_runner=args.primary, dev_addr=args.dev_addr,
+            project_dir=Path(args.project), results_dir=_results_dirs(args),
+            primary_runner=_primary(args), dev_addr=args.dev_addr,
         )
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -140,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("site", "build the static site from results bundles"), ("serve", "preview the site with live reload")):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("--results", action="append", metavar="DIR",
-                         help="results folder; repeat to merge several, e.g. downloaded artifacts (default: results)")
+                         help="results folder; repeat to merge several, e.g. downloaded artifacts "
+                              "(default: results, plus the project's reference/ bundles)")
         cmd.add_argument("--project", default=".", help="project root holding mkdocs.yml and docs/ (default: .)")
         cmd.add_argument("--primary", help="runner whose results the recipe pages show (default: this host's)")
         if name == "site":
