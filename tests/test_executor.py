@@ -130,3 +130,20 @@ def test_two_runs_on_one_runner_never_overlap(tmp_path, recipe_copy):
     with executor._RunnerLock(runner_dir):
         with pytest.raises(RuntimeError, match="must not run at the same time"):
             executor.run_recipes([path], executor.RunOptions(results_dir=tmp_path / "r", runner="solo"))
+
+
+def test_a_figure_is_stored_once_as_a_file_the_notebook_links_to(fixture_run):
+    results, _ = fixture_run
+    record = store.read_result(results / "fixture-runner" / "passes" / "result.json", verify=True)
+    run_dir = results / "fixture-runner" / "passes" / record["run_dir"]
+    (fig,) = record["figures"]
+    nb = json.loads((run_dir / "notebook.ipynb").read_text())
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])
+               if o.get("metadata", {}).get("image/png", {}).get("edgetiming_figure") == fig["name"]]
+    assert len(outputs) == 1
+    assert "image/png" not in outputs[0]["data"]
+    html_out = outputs[0]["data"]["text/html"]  # nbformat may store a string as a list of lines
+    html_out = "".join(html_out) if isinstance(html_out, list) else html_out
+    assert html_out == f'<img src="{fig["path"]}" alt="{fig["alt"]}">'
+    assert (run_dir / fig["path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "image/png" not in json.dumps([o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", [])])

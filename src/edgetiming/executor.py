@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import html
 import json
 import os
 import re
@@ -229,6 +230,7 @@ def _run_one(
         status = "UNEXPECTED_PASS" if error is None else "EXPECTED_FAILURE"
 
     collected = _collect_reports(run_dir)
+    _figures_as_files(nb, collected["figures"], run_dir)
     nb_bytes = (nbformat.writes(nb) + "\n").encode("utf-8")
     (run_dir / "notebook.ipynb").write_bytes(nb_bytes)
     record: dict[str, Any] = {
@@ -390,6 +392,28 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue  # a line cut by a crash: the rest is still usable
     return records
+
+
+def _figures_as_files(nb: nbformat.NotebookNode, figures: list[dict[str, Any]], run_dir: Path) -> None:
+    """Store each reported figure once: its inline PNG becomes an image link to ``figures/<name>.png``.
+
+    The figure file is already in the bundle, next to the notebook; keeping the
+    base64 copy too doubled every bundle's size. The output keeps its
+    ``edgetiming_figure`` metadata, so the site still finds it, and Jupyter
+    shows the image from the file when the bundle is opened where it was
+    unpacked. A figure whose file is missing keeps its inline PNG.
+    """
+    by_name = {f["name"]: f for f in figures}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("image/png", {}).get("edgetiming_figure")
+            fig = by_name.get(name)
+            if output.get("output_type") != "display_data" or fig is None or "image/png" not in output.get("data", {}):
+                continue
+            if not (run_dir / fig["path"]).is_file():
+                continue
+            alt = html.escape(fig["alt"], quote=True)
+            output["data"] = {"text/html": f'<img src="{fig["path"]}" alt="{alt}">', "text/plain": fig["alt"]}
 
 
 def _collect_reports(run_dir: Path) -> dict[str, Any]:
