@@ -404,16 +404,12 @@ def _figures_as_files(nb: nbformat.NotebookNode, figures: list[dict[str, Any]], 
     unpacked. A figure whose file is missing keeps its inline PNG.
     """
     by_name = {f["name"]: f for f in figures}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("image/png", {}).get("edgetiming_figure")
-            fig = by_name.get(name)
-            if output.get("output_type") != "display_data" or fig is None or "image/png" not in output.get("data", {}):
-                continue
-            if not (run_dir / fig["path"]).is_file():
-                continue
-            alt = html.escape(fig["alt"], quote=True)
-            output["data"] = {"text/html": f'<img src="{fig["path"]}" alt="{alt}">', "text/plain": fig["alt"]}
+    for output, name in report.figure_outputs(nb):
+        fig = by_name.get(name)
+        if fig is None or "image/png" not in output.get("data", {}) or not (run_dir / fig["path"]).is_file():
+            continue
+        alt = html.escape(fig["alt"], quote=True)
+        output["data"] = {"text/html": f'<img src="{fig["path"]}" alt="{alt}">', "text/plain": fig["alt"]}
 
 
 def _collect_reports(run_dir: Path) -> dict[str, Any]:

@@ -71,25 +71,43 @@ def entry_from_result(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _split(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
-    """The readable entries of a history file, and the other lines as (number, line, why)."""
+def _parse_line(line: str) -> tuple[dict[str, Any] | None, str]:
+    """One history line: the entry, or None and why it cannot be read."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg})"
+    if not isinstance(entry, dict):
+        return None, "expected a JSON object per line"
+    version = entry.get("schema_version")
+    if version != HISTORY_SCHEMA_VERSION:
+        return None, f"schema_version {version!r}, but this edgetiming reads {HISTORY_SCHEMA_VERSION}"
+    missing = [k for k in _REQUIRED_KEYS if k not in entry]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    return entry, ""
+
+
+def _split(text: str) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
+    """The readable entries of a history file's text, and the other lines as (number, line, why)."""
     entries, others = [], []
-    if not path.exists():
-        return entries, others
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            others.append((number, line, f"not JSON ({exc.msg})"))
-            continue
-        if not isinstance(entry, dict) or entry.get("schema_version") != HISTORY_SCHEMA_VERSION:
-            version = entry.get("schema_version") if isinstance(entry, dict) else None
-            others.append((number, line, f"schema_version {version!r}, this edgetiming reads {HISTORY_SCHEMA_VERSION}"))
-            continue
-        entries.append(entry)
+        entry, why = _parse_line(line)
+        if entry is None:
+            others.append((number, line, why))
+        else:
+            entries.append(entry)
     return entries, others
+
+
+def _read_split(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str, str]]]:
+    return _split(path.read_text(encoding="utf-8")) if path.exists() else ([], [])
+
+
+def _jsonl(entries: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries)
 
 
 def load(runner_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
@@ -100,7 +118,7 @@ def load(runner_dir: Path, problems: list[str] | None = None) -> list[dict[str, 
     number; :func:`append` keeps them in the file.
     """
     path = runner_dir / HISTORY_FILE
-    entries, others = _split(path)
+    entries, others = _read_split(path)
     if problems is not None:
         problems += [f"{path}, line {n}: {why}; the line is kept in the file but not shown" for n, _, why in others]
     return sorted(entries, key=lambda e: (e["started_at"], e["cache_key"]))
@@ -113,9 +131,8 @@ def append(runner_dir: Path, result: dict[str, Any]) -> None:
     edgetiming's entries or a damaged line are never lost by a rewrite.
     """
     path = runner_dir / HISTORY_FILE
-    entries, others = _split(path)
-    entries = merge([entries, [entry_from_result(result)]])
-    text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries) + "".join(line + "\n" for _, line, _ in others)
+    entries, others = _read_split(path)
+    text = _jsonl(merge([entries, [entry_from_result(result)]])) + "".join(line + "\n" for _, line, _ in others)
     store.atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -212,25 +229,12 @@ def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05)
 # --------------------------------------------------------------------------- published history
 def parse_lines(text: str, *, where: str) -> list[dict[str, Any]]:
     """Entries of one history file, strictly: a bad line raises :class:`HistoryError` naming it."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HistoryError(f"{where}, line {number}: not JSON ({exc.msg}); restore the file from the "
-                               "previous deployment or remove the line by hand") from None
-        if not isinstance(entry, dict):
-            raise HistoryError(f"{where}, line {number}: expected a JSON object per line")
-        version = entry.get("schema_version")
-        if version != HISTORY_SCHEMA_VERSION:
-            raise HistoryError(f"{where}, line {number}: schema_version {version!r}, but this edgetiming reads "
-                               f"{HISTORY_SCHEMA_VERSION}; build with the edgetiming that wrote it, or newer")
-        missing = [k for k in _REQUIRED_KEYS if k not in entry]
-        if missing:
-            raise HistoryError(f"{where}, line {number}: missing {', '.join(missing)}")
-        entries.append(entry)
+    entries, others = _split(text)
+    if others:
+        number, _, why = others[0]
+        fix = ("build with the edgetiming that wrote it, or newer" if why.startswith("schema_version")
+               else "restore the file from the previous deployment or remove the line by hand")
+        raise HistoryError(f"{where}, line {number}: {why}; {fix}")
     return entries
 
 
@@ -240,8 +244,7 @@ def write_published(site_docs_dir: Path, histories: dict[str, list[dict[str, Any
     folder.mkdir(parents=True, exist_ok=True)
     index = {"schema_version": PUBLISHED_INDEX_VERSION, "runners": {}}
     for runner in sorted(histories):
-        text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in histories[runner])
-        store.atomic_write_bytes(folder / f"{runner}.jsonl", text.encode("utf-8"))
+        store.atomic_write_bytes(folder / f"{runner}.jsonl", _jsonl(histories[runner]).encode("utf-8"))
         index["runners"][runner] = {"file": f"{runner}.jsonl", "entries": len(histories[runner])}
     store.atomic_write_json(folder / "index.json", index)
 
@@ -251,7 +254,7 @@ def _fetch(source: str, relative: str, *, timeout_s: float) -> str | None:
     if source.startswith(("http://", "https://")):
         url = source.rstrip("/") + "/" + relative
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # http(s) only: checked above
                 return response.read().decode("utf-8")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

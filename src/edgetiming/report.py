@@ -23,6 +23,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,18 @@ def _show_png(data: bytes, alt: str, name: str) -> None:
     if get_ipython() is None:
         return
     display(Image(data=data, format="png", metadata={"alt": alt, "edgetiming_figure": name}))
+
+
+def figure_outputs(nb: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """The outputs of an executed notebook that display a figure reported with :func:`figure`,
+    each with the figure's name (from the metadata :func:`figure` attaches to its PNG).
+
+    For the executor and the site, not for recipes, so it is not in ``__all__``."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("image/png", {}).get("edgetiming_figure")
+            if output.get("output_type") == "display_data" and name:
+                yield output, name
 
 
 def samples(name: str, values: Any, *, unit: str = "ns", description: str = "") -> Path | None:

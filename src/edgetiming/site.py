@@ -23,6 +23,7 @@ import nbformat
 import yaml
 
 from . import bundlecompare, fingerprint, fleet_pages, history, recipes, store
+from .report import figure_outputs
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -163,20 +164,17 @@ def _link_figures(nb: nbformat.NotebookNode, result: dict[str, Any]) -> None:
     the image opens full size when clicked.
     """
     reported = {f["name"]: f for f in result["figures"]}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            meta = output.get("metadata", {}).get("image/png", {})
-            name = meta.get("edgetiming_figure")
-            if output.get("output_type") != "display_data" or name not in reported:
-                continue
-            src = f"figures/{result['recipe']}/{name}.png"
-            alt = html.escape(reported[name]["alt"], quote=True)
-            output["data"] = {
-                "text/html": f'<figure class="et-figure"><a href="{src}" title="open full size">'
-                             f'<img src="{src}" alt="{alt}" loading="lazy"></a></figure>',
-                "text/plain": reported[name]["alt"],
-            }
-            output["metadata"] = {}
+    for output, name in figure_outputs(nb):
+        if name not in reported:
+            continue
+        src = f"figures/{result['recipe']}/{name}.png"
+        alt = html.escape(reported[name]["alt"], quote=True)
+        output["data"] = {
+            "text/html": f'<figure class="et-figure"><a href="{src}" title="open full size">'
+                         f'<img src="{src}" alt="{alt}" loading="lazy"></a></figure>',
+            "text/plain": reported[name]["alt"],
+        }
+        output["metadata"] = {}
 
 
 def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> nbformat.NotebookNode:

@@ -248,10 +248,6 @@ def _result_rank(record: dict[str, Any]) -> tuple[bool, str, str]:
     return (record["mode"] == "full", record["started_at"], record["cache_key"])
 
 
-def _newer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    return b if (b["started_at"], b["cache_key"]) > (a["started_at"], a["cache_key"]) else a
-
-
 def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tuple[list[RunnerBundle], list[str]]:
     """Union of the bundles in several results folders (local results plus downloaded artifacts).
 
@@ -289,7 +285,7 @@ def merge_results_dirs(results_dirs: list[Path], *, verify: bool = True) -> tupl
                     problems.append(
                         f"conflict: runner {bundle.runner!r}, recipe {slug!r} has two different results "
                         f"({old['started_at']} in {have.sources[slug]} and {record['started_at']} in {bundle.path}); "
-                        f"showing the {'newer' if kept is _newer(old, record) else 'full'} one ({kept['mode']}, {kept['started_at']})"
+                        f"showing the {'full' if old['mode'] != record['mode'] else 'newer'} one ({kept['mode']}, {kept['started_at']})"
                     )
                     if not keep_new:
                         continue
