@@ -27,9 +27,9 @@ import time
 
 import numpy as np
 
-from edgetiming import stats
-from edgetiming.coldstart import SessionConfig, make_feeds, open_session
-from edgetiming.measure import _loop_run, measure_overhead, timing_gc_off
+from edgetiming.measure.closedloop import _loop_run, measure_overhead, timing_gc_off
+from edgetiming.measure.session import SessionConfig, make_feeds, open_session
+from edgetiming.stats import quantiles as stats
 
 TARGET_RATIO = 1.01
 

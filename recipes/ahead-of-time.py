@@ -66,10 +66,13 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming import compare, figures, report, stats
-from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start, open_session
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, render_page
+from edgetiming.measure.coldstart import ColdStartRun, cold_start
+from edgetiming.measure.session import SessionConfig, open_session
+from edgetiming.results import figures, report
+from edgetiming.stats import compare
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, render_page
 
 figures.use_style()
 source = resolve(model_path)

@@ -59,12 +59,13 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from edgetiming import figures, report, stats
-from edgetiming.batching import BatchPolicy, serve
-from edgetiming.coldstart import SessionConfig, open_session
-from edgetiming.measure import session_loop
-from edgetiming.models import resolve, sha256_file
-from edgetiming.openloop import Poisson
+from edgetiming.measure.batching import BatchPolicy, serve
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.openloop import Poisson
+from edgetiming.measure.session import SessionConfig, open_session
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
 
 figures.use_style()
 path = resolve(model_path)
@@ -453,7 +454,7 @@ else:
     lines.append(f"- A hard real-time path must budget for the worst arrival pattern: the timeout ({timeout_ms:g} ms) "
                  f"plus a full batch of {max_batch} (add {max_batch} to `batch_sizes` to measure it).")
 
-from edgetiming.compare import compare_runs
+from edgetiming.stats.compare import compare_runs
 
 b_lo = min(sweep_rows)
 report.metric("headline.batch_throughput_gain", gain, unit="x", n=sweep_rows[b_hi]["n"],

@@ -48,11 +48,13 @@ seed = 0
 import numpy as np
 import onnxruntime as ort
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import SessionConfig, cold_start
-from edgetiming.measure import session_loop
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, render_page
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.coldstart import cold_start
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, render_page
 
 figures.use_style()
 path = resolve(model_path)

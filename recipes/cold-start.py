@@ -63,11 +63,13 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start
-from edgetiming.compare import compare_runs
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, render_page
+from edgetiming.measure.coldstart import ColdStartRun, cold_start
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.compare import compare_runs
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, render_page
 
 figures.use_style()
 

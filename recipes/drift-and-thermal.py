@@ -67,13 +67,14 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from onnx import TensorProto, helper, numpy_helper
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import SessionConfig, open_session, session_settings
-from edgetiming.measure import closed_loop, timing_gc_off
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, render_page
-from edgetiming.resources import NOT_AVAILABLE
-from edgetiming.steady import classify_steady_state, drift_test
+from edgetiming.host.resources import NOT_AVAILABLE
+from edgetiming.measure.closedloop import closed_loop, timing_gc_off
+from edgetiming.measure.session import SessionConfig, open_session, session_settings
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.steady import classify_steady_state, drift_test
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, render_page
 
 figures.use_style()
 config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
@@ -157,7 +158,7 @@ print(
 #
 # Each block times the model for `model_iters` calls, then the sentinel for `sent_iters`
 # calls, both in the closed loop with garbage collection off. Each timed loop reads every
-# throttle signal before and after it (`edgetiming.resources.throttle_signals`), so the
+# throttle signal before and after it (`edgetiming.host.resources.throttle_signals`), so the
 # signals are sampled once per block, outside the timed calls. Nothing is trimmed: the
 # first block's iterations are part of the series, and the classification below says
 # whether they are a warmup.

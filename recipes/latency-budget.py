@@ -31,9 +31,9 @@
 # (detection, classification, recognition), folds pre- and postprocessing into them,
 # upscales small images to a 736-pixel short side by default, and batches six text lines
 # into one recognizer call, so the per-call fan-out is invisible. This recipe therefore
-# drives the three models directly with `edgetiming.pipeline.run_pipeline`, with rapidocr's
+# drives the three models directly with `edgetiming.measure.pipeline.run_pipeline`, with rapidocr's
 # own box extraction (`DBPostProcess`, `ClsPostProcess`) and the same resizing, normalization
-# and CTC decoding (`edgetiming.ocrdata`), so every stage is timed with the same clock and
+# and CTC decoding (`edgetiming.workload.ocrdata`), so every stage is timed with the same clock and
 # the stages add up to the frame exactly. Each text line is one recognizer call, timed on
 # its own.
 
@@ -61,7 +61,7 @@ seed = 0
 # ## Frames with known text
 #
 # Each frame is `lines_per_frame` lines of words and numbers in random DejaVu fonts, sizes,
-# positions and grey levels (`edgetiming.ocrdata.render_page`), so recognition accuracy is
+# positions and grey levels (`edgetiming.workload.ocrdata.render_page`), so recognition accuracy is
 # measured against ground truth, not assumed.
 
 # %%
@@ -74,10 +74,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from scipy.stats import beta
 
-from edgetiming import figures, ocrdata, report, stats
-from edgetiming.coldstart import SessionConfig, open_session, session_settings
-from edgetiming.jitter import fanout_tail
-from edgetiming.pipeline import run_pipeline
+from edgetiming.measure.pipeline import run_pipeline
+from edgetiming.measure.session import SessionConfig, open_session, session_settings
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.jitter import fanout_tail
+from edgetiming.workload import ocrdata
 
 figures.use_style()
 

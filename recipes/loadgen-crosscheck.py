@@ -34,9 +34,9 @@ confidence = 0.95
 import matplotlib.pyplot as plt
 import numpy as np
 
-from edgetiming import report
-from edgetiming.coldstart import SessionConfig, make_feeds, open_session
-from edgetiming.loadgen_check import loadgen_crosscheck
+from edgetiming.measure.loadgen_check import loadgen_crosscheck
+from edgetiming.measure.session import SessionConfig, make_feeds, open_session
+from edgetiming.results import report
 
 session = open_session(model_path, SessionConfig(intra_op_num_threads=intra_op_num_threads))
 feeds = make_feeds(session, {session.get_inputs()[0].name: tuple(input_shape)}, seed=seed)
@@ -114,7 +114,7 @@ report.figure(fig, "harness-vs-loadgen", alt=f"{agree_n} of {len(check.agreement
 # Computed from this run's data.
 
 # %%
-from edgetiming import stats
+from edgetiming.stats import quantiles as stats
 
 server = check.scenarios["Server"]
 verdict = stats.slo_verdict(server.harness_ns, percentile, deadline_ms, confidence=confidence)

@@ -24,7 +24,7 @@
 # bound for several windows in a row rather than on the window's raw P99: the raw rule pages
 # someone on noise, the bounded rule stays quiet on noise and still catches a real slowdown
 # within a few windows. The second half turns to releases: comparing two builds of a model
-# with a confidence interval on their latency ratio (`edgetiming.compare.compare_runs`), a
+# with a confidence interval on their latency ratio (`edgetiming.stats.compare.compare_runs`), a
 # deliberately slowed build must be caught and an identical one must not.
 #
 # The model is the PP-OCRv4 angle classifier from the `rapidocr-onnxruntime` wheel: its
@@ -59,12 +59,19 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import SessionConfig, make_feeds, open_session
-from edgetiming.compare import compare_runs
-from edgetiming.measure import closed_loop, timing_gc_off
-from edgetiming.models import resolve, sha256_file
-from edgetiming.monitor import AlertRule, LatencyMonitor, episodes, histogram_bytes, quantile_bounds
+from edgetiming.measure.closedloop import closed_loop, timing_gc_off
+from edgetiming.measure.monitor import (
+    AlertRule,
+    LatencyMonitor,
+    episodes,
+    histogram_bytes,
+    quantile_bounds,
+)
+from edgetiming.measure.session import SessionConfig, make_feeds, open_session
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.compare import compare_runs
+from edgetiming.workload.models import resolve, sha256_file
 
 figures.use_style()
 path = resolve(model_path)

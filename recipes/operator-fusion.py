@@ -70,11 +70,13 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming import compare, figures, report, stats
-from edgetiming.coldstart import SessionConfig
-from edgetiming.measure import session_loop
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, line_dataset, rec_input, render_page
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import figures, report
+from edgetiming.stats import compare
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, line_dataset, rec_input, render_page
 
 figures.use_style()
 KNOWN = ("disable", "basic", "extended", "all")

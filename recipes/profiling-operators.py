@@ -61,12 +61,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import SessionConfig, open_session, session_settings
-from edgetiming.compare import compare_runs
-from edgetiming.measure import closed_loop, timing_gc_off
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import det_input, render_page
+from edgetiming.measure.closedloop import closed_loop, timing_gc_off
+from edgetiming.measure.session import SessionConfig, open_session, session_settings
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.compare import compare_runs
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import det_input, render_page
 
 figures.use_style()
 path = resolve(model_path)
@@ -409,7 +410,7 @@ report.figure(
 #
 # Peak resident memory is a high-water mark for a whole process, so each measurement runs in
 # a fresh Python process: resident memory (`psutil`) and the peak so far (the kernel's
-# `VmHWM`; `ru_maxrss`, which `edgetiming.resources.peak_rss_bytes` reads, is inherited from
+# `VmHWM`; `ru_maxrss`, which `edgetiming.host.resources.peak_rss_bytes` reads, is inherited from
 # the parent process on Linux and would report the notebook's own peak) after the imports, after the session is created,
 # after the first inference and after `memory_iters` more. Once with onnxruntime's CPU memory
 # arena (the default), once without it (`enable_cpu_mem_arena = False`). onnxruntime's Python
@@ -422,7 +423,7 @@ import json, sys
 import numpy as np
 import onnxruntime as ort
 import psutil
-from edgetiming.resources import peak_rss_bytes
+from edgetiming.host.resources import peak_rss_bytes
 
 spec = json.loads(sys.argv[1])
 proc, out = psutil.Process(), []

@@ -76,9 +76,11 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from onnx import TensorProto, helper, numpy_helper
 
-from edgetiming import compare, figures, report, stats
-from edgetiming.coldstart import SessionConfig
-from edgetiming.measure import session_loop
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import figures, report
+from edgetiming.stats import compare
+from edgetiming.stats import quantiles as stats
 
 figures.use_style()
 if len(base_channels) != len(strides):

@@ -77,11 +77,13 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from scipy.stats import beta
 
-from edgetiming import compare, figures, report, stats
-from edgetiming.coldstart import SessionConfig
-from edgetiming.measure import session_loop
-from edgetiming.models import resolve, sha256_file
-from edgetiming.ocrdata import (
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import figures, report
+from edgetiming.stats import compare
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import (
     CtcDecoder,
     count_regions,
     det_input,

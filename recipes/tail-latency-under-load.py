@@ -59,10 +59,11 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from edgetiming import figures, report, stats
-from edgetiming.coldstart import SessionConfig, make_feeds, open_session, session_settings
-from edgetiming.measure import closed_loop, pinned_affinity
-from edgetiming.openloop import Periodic, Poisson, open_loop
+from edgetiming.measure.closedloop import closed_loop, pinned_affinity
+from edgetiming.measure.openloop import Periodic, Poisson, open_loop
+from edgetiming.measure.session import SessionConfig, make_feeds, open_session, session_settings
+from edgetiming.results import figures, report
+from edgetiming.stats import quantiles as stats
 
 figures.use_style()
 
@@ -404,7 +405,7 @@ lines.append(f"- Best configuration under the stressor: **{best}** ({vb.verdict}
 
 import math
 
-from edgetiming.compare import compare_runs
+from edgetiming.stats.compare import compare_runs
 
 co_cmp = compare_runs(co_closed.steady_ns, co_open.response_with_drops_ns, percentile=percentile)
 co_short = [f"{name} has {n} samples, P{percentile * 100:g} needs >= {needed}"

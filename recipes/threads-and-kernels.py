@@ -62,10 +62,12 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming import figures, jitter, report, stats
-from edgetiming.coldstart import SessionConfig, make_feeds, open_session
-from edgetiming.measure import session_loop
-from edgetiming.models import resolve, sha256_file
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.session import SessionConfig, make_feeds, open_session
+from edgetiming.results import figures, report
+from edgetiming.stats import jitter
+from edgetiming.stats import quantiles as stats
+from edgetiming.workload.models import resolve, sha256_file
 
 figures.use_style()
 path = resolve(model_path)
@@ -358,7 +360,7 @@ for label, why in not_applicable.items():
 lines.append("- Providers: " + "; ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in provider_status.items()
                                          if v != "not available") + "; every other known provider: not available.")
 
-from edgetiming.compare import compare_runs
+from edgetiming.stats.compare import compare_runs
 
 head_cmp = compare_runs(d["samples"], r["samples"], percentile=percentile)
 head_why = [f"{lb}: {w}" for lb in dict.fromkeys((default_label, recommended)) for w in rows[lb]["why"]]

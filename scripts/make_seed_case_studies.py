@@ -2,7 +2,7 @@
 
 Each case study compares two configurations of one PP-OCRv4 model (from the
 rapidocr-onnxruntime wheel) with the project's harness:
-``edgetiming.measure.session_loop(isolate=True)``, so every block of iterations
+``edgetiming.measure.closedloop.session_loop(isolate=True)``, so every block of iterations
 runs in a fresh process whose first ``WARMUP`` iterations are left out. The two
 configurations alternate block by block (A B, B A, A B, ...) so that drift on a
 shared machine hits both alike. For each case study the script writes
@@ -13,7 +13,7 @@ decimals, in measurement order), labelled with this runner's fingerprint.
 Run it again on another machine and it writes that machine's case studies::
 
     .venv/bin/python scripts/make_seed_case_studies.py --out case_studies --iters 200 --blocks 3
-    .venv/bin/edgetiming validate case_studies/     # or: python -m edgetiming.casestudy
+    .venv/bin/edgetiming validate case_studies/     # or: python -m edgetiming.casestudies.model
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from edgetiming import fingerprint, stats
-from edgetiming.casestudy import TECHNIQUES, validate_dir
-from edgetiming.coldstart import SessionConfig
-from edgetiming.compare import compare_runs
-from edgetiming.measure import session_loop
-from edgetiming.models import RAPIDOCR_MODELS, resolve, sha256_file
+from edgetiming.casestudies.model import TECHNIQUES, validate_dir
+from edgetiming.host import fingerprint
+from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.session import SessionConfig
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.compare import compare_runs
+from edgetiming.workload.models import RAPIDOCR_MODELS, resolve, sha256_file
 
 WARMUP = 20
 DET_SHAPE = (1, 3, 320, 320)

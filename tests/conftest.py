@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edgetiming import executor, recipes, site
+from edgetiming.run import executor
+from edgetiming.run import recipe as recipes
+from edgetiming.site import build as site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_RECIPES = Path(__file__).resolve().parent / "fixtures" / "recipes"

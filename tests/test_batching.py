@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from edgetiming import batching
-from edgetiming.batching import BatchPolicy, next_batch, serve
-from edgetiming.openloop import Periodic, Poisson
+from edgetiming.measure import batching
+from edgetiming.measure.batching import BatchPolicy, next_batch, serve
+from edgetiming.measure.openloop import Periodic, Poisson
 
 MS = 1_000_000
 

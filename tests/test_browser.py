@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlparse
 import jupytext
 import pytest
 
-from edgetiming import recipes
+from edgetiming.run import recipe as recipes
 
 from .conftest import ROOT
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from edgetiming import bundlecompare, cli, report, store
+from edgetiming import cli
+from edgetiming.results import bundlecompare, report, store
 
 
 def test_zip_round_trip_keeps_result_and_samples(fixture_run, tmp_path):

@@ -7,7 +7,8 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-from edgetiming import cache, executor, fingerprint
+from edgetiming.host import fingerprint
+from edgetiming.run import cache, executor
 
 
 def _identity_model(path: Path, name: str) -> None:

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from edgetiming import casestudy as cs
-from edgetiming import store
-from edgetiming.casestudy_pages import generate_pages
-from edgetiming.casestudy_sanitize import url_scheme
-from edgetiming.report import encode_samples
+from edgetiming.casestudies import model as cs
+from edgetiming.casestudies.pages import generate_pages
+from edgetiming.casestudies.sanitize import url_scheme
+from edgetiming.results import store
+from edgetiming.results.report import encode_samples
 
 from .conftest import ROOT
 
@@ -120,7 +120,7 @@ def test_claims_must_match_samples_within_the_stated_tolerance(tmp_path):
 
 
 def test_tolerance_is_stated_in_the_schema_and_contributing():
-    schema = json.loads((ROOT / "src/edgetiming/schemas/case_study.schema.json").read_text())
+    schema = json.loads((ROOT / "src/edgetiming/casestudies/schemas/case_study.schema.json").read_text())
     assert f"{cs.TOLERANCE_ABS_MS} ms" in schema["description"]
     guide = (ROOT / "CONTRIBUTING.md").read_text()
     assert f"{cs.TOLERANCE_ABS_MS} ms" in guide and f"{cs.TOLERANCE_REL:.1%}" in guide
@@ -358,8 +358,8 @@ def test_main_validate_exit_status(capsys):
 
 
 def test_published_schema_is_generated_from_the_vocabularies():
-    published = json.loads((ROOT / "src/edgetiming/schemas/case_study.schema.json").read_text())
-    assert published == cs.json_schema(), "run: python -m edgetiming.casestudy --write-schema"
+    published = json.loads((ROOT / "src/edgetiming/casestudies/schemas/case_study.schema.json").read_text())
+    assert published == cs.json_schema(), "run: python -m edgetiming.casestudies.model --write-schema"
     assert published["properties"]["schema_version"] == {"const": 1}
 
 

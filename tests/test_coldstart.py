@@ -10,8 +10,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming import report
-from edgetiming.coldstart import ColdStartRun, SessionConfig, cold_start, steady_state_index
+from edgetiming.measure.coldstart import ColdStartRun, cold_start, steady_state_index
+from edgetiming.measure.session import SessionConfig
+from edgetiming.results import report
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +84,12 @@ def test_cold_start_reports_a_broken_model_clearly(tmp_path) -> None:
 
 def test_config_of_a_session_keeps_every_timing_setting():
     """A session reopened from its own settings (isolate=True, overhead session) keeps them all."""
-    from edgetiming.coldstart import SessionConfig, _config_of, open_session
+    from edgetiming.measure.session import SessionConfig, config_of, open_session
 
     config = SessionConfig(intra_op_num_threads=1, allow_spinning=False, execution_mode="parallel",
                            graph_optimization_level="basic",
                            config_entries=(("session.set_denormal_as_zero", "1"),))
-    again = _config_of(open_session("rapidocr:cls", config))
+    again = config_of(open_session("rapidocr:cls", config))
     assert (again.intra_op_num_threads, again.allow_spinning, again.execution_mode,
             again.graph_optimization_level) == (1, False, "parallel", "basic")
     assert ("session.set_denormal_as_zero", "1") in again.config_entries

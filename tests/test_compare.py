@@ -1,4 +1,4 @@
-"""Tests for edgetiming.compare: quiet on noise, catches a real step."""
+"""Tests for edgetiming.stats.compare: quiet on noise, catches a real step."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from edgetiming import compare
-from edgetiming.compare import compare_runs
+from edgetiming.stats import compare
+from edgetiming.stats.compare import compare_runs
 
 MS = 1_000_000
 METHODS = ("order-statistic", "bootstrap")

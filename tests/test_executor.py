@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from edgetiming import cli, executor, report, store
+from edgetiming import cli
+from edgetiming.results import report, store
+from edgetiming.run import executor
 
 
 def test_each_fixture_gets_its_status(fixture_run):

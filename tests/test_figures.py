@@ -1,4 +1,4 @@
-"""Tests for edgetiming.figures: PNGs render, axes carry units, alt text has the numbers."""
+"""Tests for edgetiming.results.figures: PNGs render, axes carry units, alt text has the numbers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from edgetiming import figures
-from edgetiming.figures import (
+from edgetiming.results import figures
+from edgetiming.results.figures import (
     PALETTE,
     STYLE,
     compare_configs,
@@ -23,7 +23,7 @@ from edgetiming.figures import (
     use_style,
     waterfall,
 )
-from edgetiming.stats import _fmt, quantile, quantile_ci, summarize
+from edgetiming.stats.quantiles import _fmt, quantile, quantile_ci, summarize
 
 MS = 1_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

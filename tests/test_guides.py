@@ -8,7 +8,7 @@ build the site:
 2. Every recipe link resolves to ``docs/recipes/<slug>.ipynb`` from the page that holds it
    and ``recipes/<slug>.py`` exists.
 3. Every placeholder (``{{ metric("recipe", "name") }}`` and friends) is well formed, the way
-   the build hook parses it (:data:`edgetiming.mkdocs_hooks.PLACEHOLDER`), and names a
+   the build hook parses it (:data:`edgetiming.site.mkdocs_hooks.PLACEHOLDER`), and names a
    recipe that exists. Whether the metric itself exists is checked by the build, which has
    the results.
 4. No typed latency number: a number followed by a time unit (``12 ms``, ``3.5 µs``,
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from edgetiming.mkdocs_hooks import PLACEHOLDER
+from edgetiming.site.mkdocs_hooks import PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

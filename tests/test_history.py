@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgetiming import executor, history, stats
+from edgetiming.results import history
+from edgetiming.run import executor
+from edgetiming.stats import quantiles as stats
 
 
 def _entry(i: int, p99_ns: np.ndarray, *, version: str = "v1", mode: str = "full") -> dict:
@@ -166,7 +168,7 @@ def test_a_step_names_what_changed_and_only_changes_are_regressions():
 
 
 def test_history_figures_never_draw_quick_and_full_runs_on_one_line(tmp_path):
-    from edgetiming import fleet_pages
+    from edgetiming.site import fleet_pages
 
     rng = np.random.default_rng(5)
     full = [_entry(i, rng.lognormal(np.log(10e6), 0.1, 2000)) for i in range(2)]

@@ -1,4 +1,4 @@
-"""Tests for edgetiming.jitter: every metric against a hand computation."""
+"""Tests for edgetiming.stats.jitter: every metric against a hand computation."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from edgetiming import jitter
-from edgetiming.jitter import fanout_tail, jitter_metrics, rfc3550_jitter
+from edgetiming.stats import jitter
+from edgetiming.stats.jitter import fanout_tail, jitter_metrics, rfc3550_jitter
 
 MS = 1_000_000
 

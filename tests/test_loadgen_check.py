@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming import report, stats
-from edgetiming.coldstart import open_session
-from edgetiming.loadgen_check import (
+from edgetiming.measure.loadgen_check import (
     CrossCheck,
     loadgen_crosscheck,
     parse_detail_log,
@@ -25,6 +23,9 @@ from edgetiming.loadgen_check import (
     parse_trace_latencies,
     run_loadgen,
 )
+from edgetiming.measure.session import open_session
+from edgetiming.results import report
+from edgetiming.stats import quantiles as stats
 
 pytest.importorskip("mlperf_loadgen")
 

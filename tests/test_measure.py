@@ -16,9 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming import report, stats
-from edgetiming.coldstart import SessionConfig, open_session
-from edgetiming.measure import (
+from edgetiming.measure.closedloop import (
     ClosedLoopRun,
     closed_loop,
     measure_overhead,
@@ -26,6 +24,9 @@ from edgetiming.measure import (
     session_loop,
     timing_gc_off,
 )
+from edgetiming.measure.session import SessionConfig, open_session
+from edgetiming.results import report
+from edgetiming.stats import quantiles as stats
 
 
 def matmul_model(n: int = 64) -> bytes:

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from edgetiming import store
+from edgetiming.results import store
 
 
 def _summary(bundles):
@@ -21,7 +21,7 @@ def _copy_runner(src_results: Path, dst_results: Path, new_name: str | None = No
         fp = json.loads((dst / "runner.json").read_text())
         fp["runner"] = new_name
         fp["cpu"]["model"] = "Another CPU"
-        from edgetiming import fingerprint
+        from edgetiming.host import fingerprint
 
         fp["identity_sha256"] = fingerprint.fingerprint_hash(fp)
         (dst / "runner.json").write_text(json.dumps(fp))

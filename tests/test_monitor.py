@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from edgetiming import stats
-from edgetiming.compare import compare_runs
-from edgetiming.monitor import (
+from edgetiming.measure.monitor import (
     AlertRule,
     LatencyMonitor,
     episodes,
@@ -19,6 +17,8 @@ from edgetiming.monitor import (
     quantile_bounds,
     value_at_rank,
 )
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats.compare import compare_runs
 
 
 def lognormal_ns(n: int, median_ms: float = 2.0, sigma: float = 0.25, seed: int = 0) -> np.ndarray:

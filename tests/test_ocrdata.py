@@ -7,8 +7,8 @@ import doctest
 import numpy as np
 import pytest
 
-from edgetiming import ocrdata
-from edgetiming.ocrdata import (
+from edgetiming.workload import ocrdata
+from edgetiming.workload.ocrdata import (
     CtcDecoder,
     char_error_rate,
     count_regions,
@@ -130,7 +130,7 @@ def test_page_boxes_hold_ink():
 @needs_fonts
 def test_fp32_recognizer_reads_a_rendered_word():
     ort = pytest.importorskip("onnxruntime")
-    from edgetiming.models import resolve
+    from edgetiming.workload.models import resolve
 
     session = ort.InferenceSession(str(resolve("rapidocr:rec")), providers=["CPUExecutionProvider"])
     dec = CtcDecoder.from_model(session)
@@ -147,7 +147,7 @@ def test_fp32_recognizer_reads_a_rendered_word():
 @needs_fonts
 def test_fp32_detector_finds_the_rendered_lines():
     ort = pytest.importorskip("onnxruntime")
-    from edgetiming.models import resolve
+    from edgetiming.workload.models import resolve
 
     session = ort.InferenceSession(str(resolve("rapidocr:det")), providers=["CPUExecutionProvider"])
     page = render_page(np.random.default_rng(7), n_lines=4)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming import report
-from edgetiming.coldstart import open_session
-from edgetiming.measure import closed_loop
-from edgetiming.openloop import DROPPED_NS, OpenLoopRun, Periodic, Poisson, open_loop
+from edgetiming.measure.closedloop import closed_loop
+from edgetiming.measure.openloop import DROPPED_NS, OpenLoopRun, Periodic, Poisson, open_loop
+from edgetiming.measure.session import open_session
+from edgetiming.results import report
 
 MS = 1_000_000
 

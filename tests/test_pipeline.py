@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming import report
-from edgetiming.coldstart import open_session
-from edgetiming.pipeline import PipelineRun, run_pipeline
+from edgetiming.measure.pipeline import PipelineRun, run_pipeline
+from edgetiming.measure.session import open_session
+from edgetiming.results import report
 
 
 def busy_wait_us(us: float) -> None:

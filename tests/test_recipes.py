@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgetiming import recipes, store
+from edgetiming.results import store
+from edgetiming.run import recipe as recipes
 
 from .conftest import ROOT
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edgetiming import history, site, store
+from edgetiming.results import history, store
+from edgetiming.site import build as site
 
 from .conftest import ROOT
 
@@ -86,7 +87,8 @@ def test_the_pull_request_site_builds_strictly_from_the_reference_bundles_alone(
 def test_site_and_serve_default_to_local_results_plus_the_reference_bundles(tmp_path, monkeypatch):
     import argparse
 
-    from edgetiming import cli, fingerprint
+    from edgetiming import cli
+    from edgetiming.host import fingerprint
 
     monkeypatch.chdir(tmp_path)
     args = argparse.Namespace(results=None, primary=None, project=str(ROOT))

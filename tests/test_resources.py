@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgetiming.resources import (
+from edgetiming.host.resources import (
     NOT_AVAILABLE,
     EnergyMeter,
     ResourceMeter,
@@ -201,11 +201,11 @@ def test_peak_rss_of_a_child_is_its_own_not_the_parents():
 
     import numpy as np
 
-    from edgetiming.resources import peak_rss_bytes
+    from edgetiming.host.resources import peak_rss_bytes
 
     ballast = np.ones(300 * 2**20 // 8)  # hold 300 MiB in this process
     assert peak_rss_bytes() > 300 * 2**20
-    code = "from edgetiming.resources import peak_rss_bytes; print(peak_rss_bytes())"
+    code = "from edgetiming.host.resources import peak_rss_bytes; print(peak_rss_bytes())"
     child = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert child < 200 * 2**20, child
     del ballast

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgetiming import site, store
+from edgetiming.results import store
+from edgetiming.site import build as site
 
 from .conftest import FIXTURE_RECIPES, ROOT
 
@@ -156,7 +157,8 @@ def test_fleet_pages_show_every_runner_checks_and_checklists(project, fixture_ru
 
 
 def test_cross_runner_table_lists_each_runners_interval():
-    from edgetiming import fleet_pages, store
+    from edgetiming.results import store
+    from edgetiming.site import fleet_pages
 
     def bundle(name, p99):
         metric = {"value": p99, "unit": "ms", "ci": [p99 * 0.9, p99 * 1.1], "valid": True, "description": ""}
@@ -179,7 +181,8 @@ def test_cross_runner_table_lists_each_runners_interval():
 def test_history_survives_an_ephemeral_runner_through_the_published_site(project, fixture_run, tmp_path):
     """Build 1 publishes the history; build 2 sees only a fresh runner's bundle, reads build 1's site over
     HTTP, and publishes the union, also for a runner that did not run this time."""
-    from edgetiming import executor, history
+    from edgetiming.results import history
+    from edgetiming.run import executor
 
     from .test_history import _http
     from .test_merge import _copy_runner

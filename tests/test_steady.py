@@ -1,4 +1,4 @@
-"""Tests for edgetiming.steady: warmup classification and the drift test."""
+"""Tests for edgetiming.stats.steady: warmup classification and the drift test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from edgetiming import steady
-from edgetiming.steady import classify_steady_state, drift_test, filter_outliers
+from edgetiming.stats import steady
+from edgetiming.stats.steady import classify_steady_state, drift_test, filter_outliers
 
 MS = 1_000_000
 

@@ -9,16 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from edgetiming import report, store
+from edgetiming.results import report, store
 
 WRITER = r"""
 import hashlib, sys, time
 from pathlib import Path
-from edgetiming import report, store
+from edgetiming.results import report
+from edgetiming.results import store
 
 bundle = Path(sys.argv[1])
 i = int(sys.argv[2])

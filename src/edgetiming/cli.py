@@ -10,14 +10,18 @@ import json
 import sys
 from pathlib import Path
 
-from . import executor, recipes
+from edgetiming.casestudies import model as casestudy
+from edgetiming.host import fingerprint
+from edgetiming.results import bundlecompare, store
+from edgetiming.run import executor
+from edgetiming.run import recipe as recipes
+from edgetiming.run.progress import ConsoleProgress, format_duration
+from edgetiming.site import build as site
 
 __all__ = ["main"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .progress import ConsoleProgress, format_duration
-
     try:
         paths = [Path(p) for p in args.recipes] if args.recipes else recipes.discover(args.recipes_dir)
         overrides = dict(recipes.parse_param_override(text) for text in args.param)
@@ -71,7 +75,6 @@ def _primary(args: argparse.Namespace) -> str | None:
     yet and the reference bundles are in use, the primary runner ``reference/reference.json`` names."""
     if args.primary or args.results:
         return args.primary
-    from . import fingerprint
 
     reference = Path(args.project) / "reference" / "reference.json"
     if (Path("results") / fingerprint.default_runner_name()).is_dir() or not reference.is_file():
@@ -80,8 +83,6 @@ def _primary(args: argparse.Namespace) -> str | None:
 
 
 def _site(args: argparse.Namespace) -> int:
-    from . import site
-
     try:
         report = site.build_site(
             project_dir=Path(args.project),
@@ -113,8 +114,6 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import site
-
     try:
         return site.serve(
             project_dir=Path(args.project), results_dir=_results_dirs(args),
@@ -126,14 +125,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from . import casestudy
-
     return casestudy.main_validate(Path(args.path))
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from . import bundlecompare, store
-
     try:
         result = bundlecompare.compare_bundles(args.a, args.b, min_effect=args.min_effect)
     except (store.StoreError, OSError) as exc:

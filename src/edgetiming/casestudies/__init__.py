@@ -1,0 +1,1 @@
+"""Contributed case studies: their schema, strict loading, sanitising and their pages."""

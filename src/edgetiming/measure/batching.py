@@ -1,0 +1,379 @@
+"""Serving a stream of single items three ways: one at a time, fixed micro-batches, dynamic batching.
+
+Items arrive on an open-loop schedule (:class:`~edgetiming.measure.openloop.Periodic` or
+:class:`~edgetiming.measure.openloop.Poisson`); one server thread runs the model on
+batches of them. What forms a batch is the :class:`BatchPolicy`:
+
+``single``
+    every item alone, as soon as the server is free;
+``fixed``
+    wait until ``max_batch`` items are waiting, then run them together (at the
+    end of the stream the remainder is flushed, and those items are flagged);
+``dynamic``
+    run as soon as ``max_batch`` items wait, or ``timeout_ms`` after the oldest
+    waiting item entered the queue, whichever comes first (Triton's
+    ``max_queue_delay``). Items that piled up while the server was busy go out
+    at once, up to ``max_batch``.
+
+Latency counts from each item's *intended* arrival time, never from when it
+was put in the queue or when its batch started (coordinated omission,
+docs/guides/measurement/tail-latency-and-coordinated-omission.md), so waiting for a batch to fill is part of it. Per
+item four int64 timestamps are kept relative to ``t0``: intended, queued,
+issued (its batch started) and done, plus the batch it went out in.
+
+Example
+-------
+>>> run = serve(lambda k: time.sleep(0.001 + 0.0002 * k), Periodic(2.0),
+...             policy=BatchPolicy.dynamic(4, timeout_ms=1.0), n_requests=50)
+>>> int(run.completed.sum()), bool(run.batch_sizes.max() <= 4)
+(50, True)
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from edgetiming.host.resources import ResourceMeter, ResourceUsage
+from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, timing_gc_off
+from edgetiming.measure.openloop import Periodic, Poisson
+from edgetiming.results import report
+from edgetiming.stats import quantiles as stats
+from edgetiming.stats import validity
+
+__all__ = ["POLICY_KINDS", "BatchPolicy", "BatchedRun", "next_batch", "serve"]
+
+POLICY_KINDS = ("single", "fixed", "dynamic")
+_NOT_DONE = -1
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How the server forms batches; build it with :meth:`single`, :meth:`fixed` or :meth:`dynamic`.
+
+    Example
+    -------
+    >>> BatchPolicy.dynamic(8, timeout_ms=2.0).label
+    'dynamic (up to 8, 2 ms timeout)'
+    """
+
+    kind: str
+    max_batch: int = 1
+    timeout_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in POLICY_KINDS:
+            raise ValueError(f"policy kind {self.kind!r} must be one of {POLICY_KINDS}")
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
+        if self.kind == "single" and self.max_batch != 1:
+            raise ValueError("a 'single' policy has max_batch 1; use BatchPolicy.single()")
+        if self.kind == "dynamic" and (self.timeout_ms is None or self.timeout_ms < 0):
+            raise ValueError("a 'dynamic' policy needs timeout_ms >= 0")
+        if self.kind != "dynamic" and self.timeout_ms is not None:
+            raise ValueError(f"timeout_ms applies to 'dynamic' policies only, not {self.kind!r}")
+
+    @classmethod
+    def single(cls) -> BatchPolicy:
+        return cls("single", 1)
+
+    @classmethod
+    def fixed(cls, max_batch: int) -> BatchPolicy:
+        return cls("fixed", int(max_batch))
+
+    @classmethod
+    def dynamic(cls, max_batch: int, *, timeout_ms: float) -> BatchPolicy:
+        return cls("dynamic", int(max_batch), float(timeout_ms))
+
+    @property
+    def label(self) -> str:
+        if self.kind == "single":
+            return "one at a time"
+        if self.kind == "fixed":
+            return f"fixed batches of {self.max_batch}"
+        return f"dynamic (up to {self.max_batch}, {self.timeout_ms:g} ms timeout)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "max_batch": self.max_batch, "timeout_ms": self.timeout_ms,
+                "label": self.label}
+
+
+def next_batch(
+    policy: BatchPolicy, n_waiting: int, oldest_queued_ns: int | None, now_ns: int, closed: bool
+) -> tuple[int, int | None]:
+    """The server's decision: ``(items to take now, ns to wait before asking again)``.
+
+    ``(0, None)`` means wait for the next arrival; ``(0, w)`` means wait at
+    most ``w`` ns (the dynamic timeout). ``closed`` says no more items will
+    arrive: a fixed policy then flushes what is left, a dynamic one still
+    honours its timeout (a server cannot know the stream ended).
+
+    Examples
+    --------
+    >>> p = BatchPolicy.dynamic(4, timeout_ms=2.0)
+    >>> next_batch(p, 2, oldest_queued_ns=0, now_ns=500_000, closed=False)
+    (0, 1500000)
+    >>> next_batch(p, 2, oldest_queued_ns=0, now_ns=2_000_000, closed=False)
+    (2, None)
+    >>> next_batch(BatchPolicy.fixed(4), 3, 0, 10**9, closed=False)
+    (0, None)
+    """
+    if n_waiting <= 0:
+        return 0, None
+    if n_waiting >= policy.max_batch:
+        return policy.max_batch, None
+    if policy.kind == "single":  # max_batch == 1, handled above
+        return 1, None
+    if policy.kind == "fixed":
+        return (n_waiting, None) if closed else (0, None)
+    assert policy.timeout_ms is not None and oldest_queued_ns is not None
+    due = oldest_queued_ns + int(policy.timeout_ms * 1e6)
+    if now_ns >= due:
+        return n_waiting, None
+    return 0, due - now_ns
+
+
+@dataclass
+class BatchedRun:
+    """Per-item timestamps (int64 ns from ``t0``) and the batch each item went out in."""
+
+    policy: BatchPolicy
+    arrivals: dict[str, Any]
+    intended_ns: np.ndarray
+    queued_ns: np.ndarray
+    issued_ns: np.ndarray
+    done_ns: np.ndarray
+    batch_index: np.ndarray  # per item: which batch (0-based, in issue order)
+    flushed: np.ndarray  # per item: went out in the end-of-stream flush of a fixed policy
+    batch_sizes: np.ndarray  # per batch
+    batch_service_ns: np.ndarray  # per batch: done - issued
+    deadline_ms: float | None
+    resources: ResourceUsage
+    warmup_ns: dict[int, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 0.95
+    started_at: str = ""
+
+    @property
+    def n_requests(self) -> int:
+        return int(self.intended_ns.size)
+
+    @property
+    def completed(self) -> np.ndarray:
+        return self.done_ns >= 0
+
+    @property
+    def response_ns(self) -> np.ndarray:
+        """done - intended per item (in arrival order): what the item's sender waited."""
+        return self.done_ns - self.intended_ns
+
+    @property
+    def batch_wait_ns(self) -> np.ndarray:
+        """issued - intended per item: waiting for the batch to form and for the server."""
+        return self.issued_ns - self.intended_ns
+
+    @property
+    def item_batch_size(self) -> np.ndarray:
+        """Per item: the size of the batch it was served in."""
+        return self.batch_sizes[self.batch_index]
+
+    @property
+    def throughput_hz(self) -> float:
+        """Items completed per second, from the first intended arrival to the last completion."""
+        span = float(self.done_ns.max() - self.intended_ns[0])
+        return self.n_requests / span * 1e9 if span > 0 else float("nan")
+
+    @property
+    def offered_rate_hz(self) -> float:
+        span = float(self.intended_ns[-1] - self.intended_ns[0])
+        return (self.n_requests - 1) / span * 1e9 if span > 0 else float("nan")
+
+    @property
+    def utilization(self) -> float:
+        """Share of the span the server spent running batches."""
+        span = float(self.done_ns.max() - self.intended_ns[0])
+        return float(self.batch_service_ns.sum()) / span if span > 0 else 0.0
+
+    @property
+    def summary(self) -> Any:
+        return stats.summarize(self.response_ns, confidence=self.confidence)
+
+    def miss_rate(self, deadline_ms: float | None = None) -> Any:
+        """``stats.miss_rate`` of the response times against ``deadline_ms`` (default: the run's)."""
+
+        d = self.deadline_ms if deadline_ms is None else deadline_ms
+        if d is None:
+            raise ValueError("give deadline_ms here or to serve()")
+        return stats.miss_rate(self.response_ns, d, confidence=self.confidence)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts, settings and summaries; no raw data."""
+
+        sizes, counts = np.unique(self.batch_sizes, return_counts=True)
+        return {
+            "kind": "batched_open_loop", "schema_version": RUN_SCHEMA_VERSION,
+            "policy": self.policy.to_dict(), "arrivals": self.arrivals,
+            "n_requests": self.n_requests, "n_batches": int(self.batch_sizes.size),
+            "n_flushed": int(self.flushed.sum()),
+            "batch_size_counts": {str(int(s)): int(c) for s, c in zip(sizes, counts)},
+            "offered_rate_hz": self.offered_rate_hz, "throughput_hz": self.throughput_hz,
+            "utilization": self.utilization, "deadline_ms": self.deadline_ms,
+            "miss_rate": None if self.deadline_ms is None else self.miss_rate().to_dict(),
+            "response": stats.summarize(self.response_ns, confidence=self.confidence).to_dict(),
+            "batch_service": stats.summarize(self.batch_service_ns,
+                                             confidence=self.confidence).to_dict(),
+            "warmup_ns": {str(k): int(v) for k, v in self.warmup_ns.items()},
+            "resources": self.resources.to_dict(), "settings": self.settings,
+            "started_at": self.started_at,
+        }
+
+    def report(self, name: str) -> None:
+        """Raw per-item response times and batch sizes as samples, plus key metrics."""
+
+        report.samples(f"{name}.response", self.response_ns, description=(
+            f"{self.policy.label}: per-item response time (done - intended arrival), int64 ns, "
+            "in arrival order"))
+        report.samples(f"{name}.batch_size", self.item_batch_size.astype(np.int64),
+                       unit="items", description="per item: size of the batch it was served in")
+        for p in (0.5, 0.99):
+            q = stats.quantile_ci(self.response_ns, p, self.confidence)
+            label = stats.percentile_label(p)
+            report.metric(f"{name}.response_{label}_ms", q.value / 1e6, unit="ms", n=q.n,
+                          ci=(q.lower / 1e6, q.upper / 1e6) if q.bounded else None,
+                          judgement=validity.judge(n=q.n, percentiles=(p,), confidence=self.confidence), description=f"{self.policy.label}: response "
+                          f"time {label} from the intended arrival (nearest rank)")
+        report.metric(f"{name}.throughput_hz", self.throughput_hz, unit="Hz",
+                      n=self.n_requests, description=f"{self.policy.label}: items completed per "
+                      "second, first intended arrival to last completion")
+        if self.deadline_ms is not None:
+            m = self.miss_rate()
+            report.metric(f"{name}.miss_rate", m.rate, n=m.n, ci=(m.lower, m.upper),
+                          description=f"{self.policy.label}: share of items over "
+                          f"{self.deadline_ms:g} ms (Clopper-Pearson interval)")
+
+
+def serve(
+    run_batch: Callable[[int], Any],
+    arrivals: Periodic | Poisson,
+    *,
+    policy: BatchPolicy,
+    n_requests: int,
+    deadline_ms: float | None = None,
+    warmup_rounds: int = 2,
+    start_delay_ms: float = 5.0,
+    confidence: float = 0.95,
+) -> BatchedRun:
+    """Feed ``n_requests`` items on the ``arrivals`` schedule to one server using ``policy``.
+
+    Parameters
+    ----------
+    run_batch : ``run_batch(k)`` runs the model on a batch of ``k`` items (1 <= k <=
+        ``policy.max_batch``); it is called from the server thread and should release
+        the GIL while it computes (onnxruntime's ``run`` does).
+    arrivals : :class:`~edgetiming.measure.openloop.Periodic` or :class:`~edgetiming.measure.openloop.Poisson`.
+    policy : :class:`BatchPolicy`.
+    deadline_ms : an item misses when its response time exceeds this.
+    warmup_rounds : calls of ``run_batch(k)`` for every ``k`` up to ``max_batch`` before
+        the schedule starts (new shapes cost extra on their first run); the median of
+        each is kept in ``warmup_ns``.
+    start_delay_ms : ``t0`` is this far after the server is ready.
+
+    Example
+    -------
+    >>> run = serve(lambda k: time.sleep(0.0005 * k), Periodic(1.0),
+    ...             policy=BatchPolicy.fixed(4), n_requests=20)
+    >>> sorted(set(run.batch_sizes.tolist()))
+    [4]
+    """
+    if n_requests < 1:
+        raise ValueError("n_requests must be >= 1")
+    intended = arrivals.offsets_ns(n_requests)
+    queued = np.full(n_requests, _NOT_DONE, dtype=np.int64)
+    issued, done = queued.copy(), queued.copy()
+    batch_index = np.full(n_requests, _NOT_DONE, dtype=np.int64)
+    flushed = np.zeros(n_requests, dtype=bool)
+    sizes: list[int] = []
+    service: list[int] = []
+    perf = time.perf_counter_ns
+
+    warm: dict[int, int] = {}
+    for k in range(1, policy.max_batch + 1):
+        times = []
+        for _ in range(max(warmup_rounds, 0)):
+            t = perf()
+            run_batch(k)
+            times.append(perf() - t)
+        if times:
+            warm[k] = int(np.median(times))
+
+    waiting: deque[int] = deque()
+    cond = threading.Condition()
+    state = {"closed": False}
+    errors: list[BaseException] = []
+    t0 = 0
+
+    def server() -> None:
+        while True:
+            with cond:
+                while True:
+                    oldest = int(queued[waiting[0]]) if waiting else None
+                    k, wait_ns = next_batch(policy, len(waiting), oldest, perf() - t0,
+                                            state["closed"])
+                    if k:
+                        batch = [waiting.popleft() for _ in range(k)]
+                        closing = state["closed"]
+                        break
+                    if state["closed"] and not waiting:
+                        return
+                    cond.wait(None if wait_ns is None else wait_ns / 1e9)
+            b = len(sizes)
+            start = perf() - t0
+            try:
+                run_batch(len(batch))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
+                errors.append(exc)
+                return
+            end = perf() - t0
+            idx = np.asarray(batch)
+            issued[idx], done[idx], batch_index[idx] = start, end, b
+            if closing and policy.kind == "fixed" and len(batch) < policy.max_batch:
+                flushed[idx] = True
+            sizes.append(len(batch))
+            service.append(end - start)
+
+    meter = ResourceMeter()
+    thread = threading.Thread(target=server, name="batching-server", daemon=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with timing_gc_off(), meter:
+        thread.start()
+        t0 = perf() + int(start_delay_ms * 1e6)
+        for k in range(n_requests):
+            while (wait := t0 + int(intended[k]) - perf()) > 0:
+                time.sleep(wait / 1e9)  # sleep only: a spinning dispatcher would hold the GIL
+            with cond:
+                queued[k] = perf() - t0
+                waiting.append(k)
+                cond.notify()
+            if errors:
+                break
+        with cond:
+            state["closed"] = True
+            cond.notify()
+        thread.join()
+    if errors:
+        raise errors[0]
+    return BatchedRun(
+        policy, arrivals.describe(), intended, queued, issued, done, batch_index, flushed,
+        np.asarray(sizes, dtype=np.int64), np.asarray(service, dtype=np.int64), deadline_ms,
+        meter.usage(n_requests), warm,
+        {"switch_interval_s": sys.getswitchinterval(), "warmup_rounds": warmup_rounds,
+         "start_delay_ms": start_delay_ms, "timeout_counted_from": "queue entry of the oldest item"},
+        confidence, started)

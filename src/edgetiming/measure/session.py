@@ -1,0 +1,148 @@
+"""Opening onnxruntime sessions from a :class:`SessionConfig`, reading their settings back, and
+making input feeds. Every measurement module opens its sessions here, so the settings a
+result records are the ones the session ran with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from edgetiming.workload.models import resolve
+
+__all__ = ["SessionConfig", "config_of", "make_feeds", "open_session", "session_settings"]
+
+_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
+                "tensor(double)": np.float64, "tensor(int64)": np.int64,
+                "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
+                "tensor(bool)": np.bool_}
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """The onnxruntime settings that change timing; None means onnxruntime's default.
+
+    Example
+    -------
+    >>> SessionConfig(intra_op_num_threads=1, allow_spinning=False).to_dict()["allow_spinning"]
+    False
+    """
+
+    intra_op_num_threads: int | None = None
+    inter_op_num_threads: int | None = None
+    allow_spinning: bool | None = None
+    execution_mode: str | None = None  # "sequential" or "parallel"
+    graph_optimization_level: str | None = None  # "disable", "basic", "extended", "all"
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    config_entries: tuple[tuple[str, str], ...] = ()
+
+    def session_options(self) -> Any:
+        """An ``onnxruntime.SessionOptions`` with these settings applied."""
+
+        so = ort.SessionOptions()
+        if self.intra_op_num_threads is not None:
+            so.intra_op_num_threads = self.intra_op_num_threads
+        if self.inter_op_num_threads is not None:
+            so.inter_op_num_threads = self.inter_op_num_threads
+        if self.allow_spinning is not None:
+            so.add_session_config_entry("session.intra_op.allow_spinning",
+                                        "1" if self.allow_spinning else "0")
+        if self.execution_mode is not None:
+            so.execution_mode = getattr(ort.ExecutionMode, f"ORT_{self.execution_mode.upper()}")
+        if self.graph_optimization_level is not None:
+            level = _OPT_LEVELS[self.graph_optimization_level]
+            so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        for key, value in self.config_entries:
+            so.add_session_config_entry(key, value)
+        return so
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def open_session(model: str | Path | bytes, config: SessionConfig | None = None) -> Any:
+    """An ``InferenceSession`` for a path, a ``rapidocr:*`` alias or serialized model bytes."""
+
+    config = config or SessionConfig()
+    source = model if isinstance(model, bytes) else str(resolve(model))
+    return ort.InferenceSession(source, config.session_options(), providers=list(config.providers))
+
+
+def session_settings(session: Any) -> dict[str, Any]:
+    """The timing-relevant settings a session was created with; ``"default"`` where unset.
+
+    Example
+    -------
+    >>> session_settings(open_session("rapidocr:cls"))["intra_op_num_threads"]  # doctest: +SKIP
+    'default'
+    """
+
+    so = session.get_session_options()
+
+    def entry(key: str) -> str:
+        try:
+            return so.get_session_config_entry(key)
+        except RuntimeError:  # onnxruntime raises when the key was never set
+            return "default"
+
+    return {
+        "onnxruntime_version": ort.__version__,
+        "model_path": getattr(session, "_model_path", None) or "in-memory model",
+        "providers": list(session.get_providers()),
+        "intra_op_num_threads": so.intra_op_num_threads or "default",
+        "inter_op_num_threads": so.inter_op_num_threads or "default",
+        "allow_spinning": entry("session.intra_op.allow_spinning"),
+        "intra_op_thread_affinities": entry("session.intra_op_thread_affinities"),
+        "set_denormal_as_zero": entry("session.set_denormal_as_zero"),
+        "execution_mode": str(so.execution_mode).split(".")[-1],
+        "graph_optimization_level": str(so.graph_optimization_level).split(".")[-1],
+    }
+
+
+def make_feeds(
+    session: Any, input_shapes: dict[str, tuple[int, ...]] | None = None, *, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Random inputs for every model input; dynamic dimensions come from ``input_shapes`` or 1.
+
+    Example
+    -------
+    >>> feeds = make_feeds(open_session("rapidocr:cls"), {"x": (1, 3, 48, 192)})  # doctest: +SKIP
+    >>> feeds["x"].shape  # doctest: +SKIP
+    (1, 3, 48, 192)
+    """
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = (input_shapes or {}).get(inp.name) or tuple(
+            d if isinstance(d, int) and d > 0 else 1 for d in inp.shape)
+        dtype = _NUMPY_TYPES.get(inp.type)
+        if dtype is None:
+            raise TypeError(f"input {inp.name!r} has type {inp.type}: pass feeds explicitly")
+        if np.issubdtype(dtype, np.floating):
+            feeds[inp.name] = rng.random(shape, dtype=np.float32).astype(dtype)
+        else:
+            feeds[inp.name] = rng.integers(0, 2, size=shape).astype(dtype)
+    return feeds
+
+
+def config_of(session: Any) -> SessionConfig:
+    """The SessionConfig that reopens a session with the settings it was created with."""
+    s = session_settings(session)
+    ints = {k: s[k] if isinstance(s[k], int) else None
+            for k in ("intra_op_num_threads", "inter_op_num_threads")}
+    spin = None if s["allow_spinning"] == "default" else s["allow_spinning"] == "1"
+    mode = {"ORT_SEQUENTIAL": "sequential", "ORT_PARALLEL": "parallel"}.get(s["execution_mode"])
+    level = {v: k for k, v in _OPT_LEVELS.items()}.get(s["graph_optimization_level"])
+    entries = tuple((key, s[name]) for key, name in (
+        ("session.intra_op_thread_affinities", "intra_op_thread_affinities"),
+        ("session.set_denormal_as_zero", "set_denormal_as_zero")) if s[name] != "default")
+    return SessionConfig(**ints, allow_spinning=spin, execution_mode=mode, graph_optimization_level=level,
+                         config_entries=entries, providers=tuple(s["providers"]))
+
+

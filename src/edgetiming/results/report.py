@@ -1,0 +1,283 @@
+"""What a recipe calls to hand its measurements to the executor.
+
+A recipe reports metrics, figures, raw samples and SLO checks through these
+functions. Under ``edgetiming run`` the executor points
+``EDGETIMING_OUTPUT_DIR`` at the recipe's bundle folder and everything reported
+is written there, then collected into ``result.json``. Run by hand (Jupyter or
+``python recipes/x.py``) the variable is unset: values are only printed and
+figures only shown, so a recipe stays runnable without the executor.
+
+Example
+-------
+>>> from edgetiming.results import report
+>>> report.metric("p99_ms", 12.5, unit="ms", description="P99 of steady state")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgetiming.stats.validity import Judgement, State
+
+__all__ = [
+    "OUTPUT_ENV",
+    "VERDICTS",
+    "check",
+    "figure",
+    "metric",
+    "output_dir",
+    "samples",
+]
+
+OUTPUT_ENV = "EDGETIMING_OUTPUT_DIR"
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "NOT_MEASURED")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
+
+METRICS_FILE = "metrics.jsonl"
+FIGURES_FILE = "figures.jsonl"
+SAMPLES_FILE = "samples.jsonl"
+CHECKS_FILE = "checks.jsonl"
+
+
+def output_dir() -> Path | None:
+    """The bundle folder the executor gave this recipe, or None when run by hand."""
+    value = os.environ.get(OUTPUT_ENV)
+    return Path(value) if value else None
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is not allowed: use 1-80 characters of a-z, 0-9, '_', '.', '-'"
+            " starting with a letter or digit, for example 'p99_ms'"
+        )
+
+
+def _append(filename: str, record: dict[str, Any]) -> None:
+    out = output_dir()
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=True, allow_nan=False)
+    with open(out / filename, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars to Python scalars; reject NaN and infinity with a clear message."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"value {value!r} is not finite: report None for 'not measured' instead")
+    return value
+
+
+def metric(
+    name: str,
+    value: float | int | str | bool | None,
+    *,
+    unit: str = "",
+    description: str = "",
+    ci: tuple[float, float] | None = None,
+    n: int | None = None,
+    judgement: Judgement | None = None,
+    invalid_because: str | Iterable[str] = (),
+    unstable_because: str | Iterable[str] = (),
+    ci_within: tuple[float, float] | None = None,
+    ci_between: tuple[float, float] | None = None,
+    runs: int | None = None,
+    note: str = "",
+) -> None:
+    """Report one named value.
+
+    Parameters
+    ----------
+    name : metric name with its unit in it where it has one, e.g. ``"p99_ms"``.
+    value : the number (or a short string or bool); None means "not measured".
+    unit : unit symbol, e.g. ``"ms"``; empty for dimensionless values.
+    description : one sentence a reader of the site understands.
+    ci : (low, high) confidence interval in the same unit, when there is one.
+    n : number of samples the value is computed from.
+    judgement : the state decided by :func:`edgetiming.stats.validity.judge` (or a run's
+        ``judgement()``); without one the value is *valid* unless a reason below says otherwise.
+    invalid_because, unstable_because : reasons this recipe adds; they can only make the
+        state worse. A recipe cannot mark a metric valid.
+    ci_within, ci_between : the within-run interval and the between-run interval over
+        independent processes; ``ci`` is the one that decides verdicts (the wider).
+    runs : how many independent processes the value comes from.
+    note : a caveat that does not change the state.
+
+    A metric reported twice keeps the last value, so re-running a cell by hand is harmless.
+    """
+    _check_name("metric", name)
+    value = _plain(value)
+    if value is not None and not isinstance(value, (int, float, str, bool)):
+        raise TypeError(f"metric {name!r}: value must be a number, string, bool or None")
+    j = judgement or Judgement()
+    for reason in [invalid_because] if isinstance(invalid_because, str) else invalid_because:
+        if reason:
+            j = j.worsened(State.INVALID, reason)
+    for reason in [unstable_because] if isinstance(unstable_because, str) else unstable_because:
+        if reason:
+            j = j.worsened(State.UNSTABLE, reason)
+    record: dict[str, Any] = {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "description": description,
+        "valid": j.valid,
+        "note": note,
+        **j.to_dict(),
+    }
+    for key, pair in (("ci", ci), ("ci_within", ci_within), ("ci_between", ci_between)):
+        if pair is not None:
+            record[key] = [_plain(float(pair[0])), _plain(float(pair[1]))]
+    if n is not None:
+        record["n"] = int(n)
+    if runs is not None:
+        record["runs"] = int(runs)
+    if output_dir() is None:
+        shown = f"{value} {unit}".strip()
+        print(f"[metric] {name} = {shown}" + ("" if j.valid else f" ({j.state.value.upper()}: {'; '.join(j.reasons)})"))
+    _append(METRICS_FILE, record)
+
+
+def check(name: str, verdict: str, detail: str, *, link: str = "") -> None:
+    """Report one SLO checklist item with its verdict (PASS, FAIL, INCONCLUSIVE, NOT_MEASURED)."""
+    _check_name("check", name)
+    if verdict not in VERDICTS:
+        raise ValueError(f"check {name!r}: verdict {verdict!r} must be one of {', '.join(VERDICTS)}")
+    if output_dir() is None:
+        print(f"[check] {verdict:<12} {name}: {detail}")
+    _append(CHECKS_FILE, {"name": name, "verdict": verdict, "detail": detail, "link": link})
+
+
+def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
+    """Show a matplotlib figure in the notebook and save it into the bundle as ``figures/<name>.png``.
+
+    ``alt`` is the text alternative for readers who cannot see the image;
+    compute it from the data (it is part of the result). The notebook shows
+    exactly the saved PNG, with ``alt`` attached, so the site's page and the
+    bundle agree. A pyplot figure is closed afterwards so the inline backend
+    does not show it a second time, without its alt text.
+    """
+    _check_name("figure", name)
+    if not alt or not alt.strip():
+        raise ValueError(f"figure {name!r}: alt text is required; describe what the data shows")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    data = buf.getvalue()
+    _show_png(data, alt, name)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+    out = output_dir()
+    if out is None:
+        return
+    target = out / "figures" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_bytes(target, data)
+    _append(
+        FIGURES_FILE,
+        {
+            "name": name,
+            "path": f"figures/{name}.png",
+            "alt": alt,
+            "caption": caption,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
+
+
+def _show_png(data: bytes, alt: str, name: str) -> None:
+    """Display PNG bytes with alt text when running under IPython; do nothing otherwise."""
+    try:
+        # imported here: IPython exists only inside a notebook kernel
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display(Image(data=data, format="png", metadata={"alt": alt, "edgetiming_figure": name}))
+
+
+def figure_outputs(nb: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """The outputs of an executed notebook that display a figure reported with :func:`figure`,
+    each with the figure's name (from the metadata :func:`figure` attaches to its PNG).
+
+    For the executor and the site, not for recipes, so it is not in ``__all__``."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("image/png", {}).get("edgetiming_figure")
+            if output.get("output_type") == "display_data" and name:
+                yield output, name
+
+
+def samples(name: str, values: Any, *, unit: str = "ns", description: str = "") -> Path | None:
+    """Save raw samples into the bundle as ``samples/<name>.npy.gz``.
+
+    Latency samples are int64 nanoseconds; keep every iteration, warmup
+    included, and say in ``description`` which ones are warmup.
+    """
+    _check_name("samples", name)
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"samples {name!r}: expected a 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"samples {name!r}: expected numbers, got dtype {array.dtype}")
+    out = output_dir()
+    if out is None:
+        return None
+    data = encode_samples(array)
+    target = out / "samples" / f"{name}.npy.gz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_bytes(target, data)
+    _append(
+        SAMPLES_FILE,
+        {
+            "name": name,
+            "path": f"samples/{name}.npy.gz",
+            "unit": unit,
+            "description": description,
+            "count": int(array.size),
+            "dtype": str(array.dtype),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
+    return target
+
+
+def encode_samples(array: np.ndarray) -> bytes:
+    """Deterministic bytes for a sample array: .npy inside gzip with mtime 0."""
+    raw = io.BytesIO()
+    np.save(raw, np.ascontiguousarray(array), allow_pickle=False)
+    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
+
+
+def decode_samples(data: bytes) -> np.ndarray:
+    """Inverse of :func:`encode_samples`."""
+    return np.load(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
+
+
+def _write_bytes(target: Path, data: bytes) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
