@@ -1,8 +1,11 @@
 """Percentiles, their exact confidence intervals and SLO verdicts.
 
-Every percentile here is the *nearest-rank* estimator used by MLPerf LoadGen
-(``loadgen/results.cc``) and onnxruntime ``perf_test``: the sorted sample at
-0-based index ``floor(n * p)``, never an interpolation. Its confidence interval
+Every percentile here is the *nearest-rank* estimator in the convention of MLPerf
+LoadGen (``loadgen/results.cc``) and onnxruntime ``perf_test``: the sorted sample at
+0-based index ``floor(n * p)`` (1-based rank ``floor(n * p) + 1``), never an
+interpolation. It equals the textbook nearest rank, 1-based rank ``ceil(n * p)``,
+unless ``n * p`` is a whole number, where it is one rank higher (n=1000, p=0.99:
+the 991st smallest sample, not the 990th). Its confidence interval
 is the exact, distribution-free order-statistic interval: with
 ``B ~ Binomial(n, p)`` the interval ``[X(l), X(u)]`` (1-based ranks) covers the
 true p-quantile with probability ``F_B(u-1) - F_B(l-1)``. These intervals assume
@@ -105,7 +108,11 @@ def nearest_rank_index(n: int, p: float) -> int:
     """0-based index of the nearest-rank p-quantile in a sorted sample of size n.
 
     ``floor(n * p)`` clipped to ``n - 1``, the convention of LoadGen and
-    onnxruntime perf_test. A relative tolerance of 1e-12 absorbs binary
+    onnxruntime perf_test. The textbook nearest rank is the 1-based rank
+    ``ceil(n * p)`` (0-based index ``ceil(n * p) - 1``); the two agree unless
+    ``n * p`` is a whole number, where this index is one rank higher (the first
+    example below: index 990 is the 991st value; the textbook takes the 990th).
+    A relative tolerance of 1e-12 absorbs binary
     rounding so that ``n * p`` = 29 is not read as 28.999999999999996.
 
     Examples
