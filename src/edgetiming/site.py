@@ -127,10 +127,11 @@ def _header_html(result: dict[str, Any], *, stale: bool, runner_href: str, downl
         parts.append('<details><summary>Reported metrics</summary><table class="et-metrics">'
                      "<tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>valid</th></tr>")
         for name, metric in sorted(result["metrics"].items()):
-            valid = "yes" if metric.get("valid", True) else f'no: {_esc(metric.get("note", ""))}'
+            valid = "yes" if metric.get("valid", True) else (f'no: {_esc(metric["note"])}' if metric.get("note") else "no")
             parts.append(
                 f"<tr><td><code>{_esc(name)}</code></td><td>{_esc(_format_value(metric))}</td>"
-                f"<td>{_esc(_format_ci(metric))}</td><td>{_esc(metric.get('n', ''))}</td><td>{valid}</td></tr>"
+                f"<td>{_esc(_format_ci(metric) or 'none')}</td><td>{_esc(metric.get('n', 'not given'))}</td>"
+                f"<td>{valid}</td></tr>"
             )
         parts.append("</table></details>")
     parts.append("</div>")
