@@ -293,7 +293,8 @@ def generate(
         report.shifts += [r.message(bundle.runner) for r in regressions if not r.is_regression]
         (docs_dir / page).write_text(
             fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir,
-                                    history_entries=entries, regressions=regressions), encoding="utf-8")
+                                    history_entries=entries, regressions=regressions,
+                                    others=[b.fingerprint for b in bundles if b is not bundle]), encoding="utf-8")
         runner_nav.append({bundle.runner: page})
         report.pages.append(page)
     (docs_dir / "runners" / "index.md").write_text(
