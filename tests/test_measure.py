@@ -153,8 +153,8 @@ def test_overhead_is_measured_on_the_call_path_and_compared_with_p50() -> None:
     assert est.min_ns <= est.per_iter_ns <= est.p90_ns
     trivial = closed_loop(lambda: None, iters=2000)  # nothing to time: overhead dominates
     assert trivial.overhead is not None and trivial.overhead_flagged
-    assert not trivial.validity().valid
-    assert any("overhead" in r for r in trivial.validity().reasons)
+    assert trivial.judgement().state.value == "invalid"
+    assert any("overhead" in r for r in trivial.judgement().reasons)
     slow = closed_loop(lambda: busy_wait(500), iters=60, overhead=est)
     assert slow.overhead is est
     assert slow.overhead_fraction == pytest.approx(est.per_iter_ns / slow.p50_ns)
@@ -189,7 +189,7 @@ def test_to_dict_is_json_without_raw_samples(model_file: str) -> None:
     assert "latency_ns" not in d and len(text) < 50_000
     assert d["n_total"] == 420 and d["warmup_iters"] == 20 and d["stop_reason"] == "count"
     assert d["summary"]["n"] == 400
-    assert {"valid", "reasons"} <= set(d["validity"])
+    assert {"state", "reasons", "rule"} <= set(d["judgement"])
     assert d["resources"]["cpu_s_per_inference"] > 0
     assert d["resources"]["peak_rss_bytes"] > 0
     assert set(d["throttle"]) >= {"seen", "reasons", "before", "after"}

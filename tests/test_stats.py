@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from scipy.optimize import brentq
 
-from edgetiming.stats.validity import min_samples_two_sided
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats.quantiles import (
     min_samples,
@@ -24,6 +23,7 @@ from edgetiming.stats.quantiles import (
     summarize,
     upper_bound,
 )
+from edgetiming.stats.validity import min_samples_two_sided
 
 MS = 1_000_000  # ns per ms
 

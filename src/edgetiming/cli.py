@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipes", nargs="*", help="recipe files (default: every recipes/*.py)")
     run.add_argument("--recipes-dir", default="recipes", help="where to discover recipes (default: recipes)")
     run.add_argument("--results", default="results", help="results folder (default: results)")
-    run.add_argument("--runner", help="runner name (default: derived from the host name)")
+    run.add_argument("--runner", help="runner name (default: derived from this machine's fingerprint, "
+                     "e.g. x86-epyc-2c-avx512vnni)")
     run.add_argument("--quick", action="store_true", help="small budgets for previews and tests; results are labelled quick")
     run.add_argument("--force", action="store_true", help="re-run even when the cached result is current")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a recipe parameter")

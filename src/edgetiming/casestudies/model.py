@@ -48,6 +48,13 @@ from typing import Any
 import numpy as np
 import yaml
 
+from edgetiming.casestudies.read import (
+    decode_utf8,
+    impossible_samples,
+    read_yaml,
+    walk_keys,
+    yaml_error_position,
+)
 from edgetiming.casestudies.sanitize import (
     IMAGE_SUFFIXES,
     inside,
@@ -193,18 +200,6 @@ def _split_front_matter(text: str) -> tuple[str | None, str, int]:
     return None, text, 1
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe loading, without anchors and aliases (a case study has no use for them and they
-    allow exponential expansion)."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases (*name) are not allowed in a case study", event.start_mark)
-        return super().compose_node(parent, index)
-
-
 def _line_map(node: Any, offset: int, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
     out: dict[tuple[str, ...], int] = {}
     if isinstance(node, yaml.MappingNode):
@@ -239,7 +234,12 @@ def load(case_dir: Path) -> CaseStudy:
     if not SLUG_RE.match(case_dir.name):
         report.add("slug", f"folder name {case_dir.name!r} is not a valid slug",
                    "rename the folder: 3-64 characters, lower-case letters, digits and hyphens")
-    if index.is_symlink() or not index.is_file():
+    if index.is_symlink():
+        report.add("index.md", "is a symbolic link; a case study is read from plain files only",
+                   "replace the link with a copy of the file it points to")
+        study.violations = report.out
+        return study
+    if not index.is_file():
         report.add("index.md", "missing", f"copy {TEMPLATE} into {case_dir}/index.md and fill it in")
         study.violations = report.out
         return study
@@ -249,10 +249,10 @@ def load(case_dir: Path) -> CaseStudy:
                    "shorten the text; attach data as CSV files")
         study.violations = report.out
         return study
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        report.add("index.md", f"not UTF-8 ({exc.reason} at byte {exc.start})", "save the file as UTF-8")
+    text, bad = decode_utf8(raw)
+    if text is None:
+        report.add("index.md", f"not UTF-8: {bad[2]}", "save the file as UTF-8 (a byte-order mark is allowed)",
+                   line=bad[0])
         study.violations = report.out
         return study
     text = text.replace("\r\n", "\n")
@@ -265,17 +265,16 @@ def load(case_dir: Path) -> CaseStudy:
         _check_body(study, report)
         return study
     try:
-        node = yaml.compose(front, Loader=_NoAliasLoader)
-        meta = yaml.load(front, Loader=_NoAliasLoader)
+        meta, node, duplicates = read_yaml(front)
     except RecursionError:
         report.add("front matter", "nested too deeply to read", "use the flat layout of the template", line=2)
         study.violations = report.out
         return study
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        at, problem = yaml_error_position(exc, first_line=2)
+        line = at if at is not None else 1
         fix = ("write the values out in full" if "alias" in str(problem) else
+               "close the quote or bracket on this line" if "starts on this line" in problem else
                "check indentation and quote strings that contain ':' or '#'")
         report.add("front matter", f"not valid YAML: {problem}", fix, line=line)
         study.violations = report.out
@@ -285,6 +284,10 @@ def load(case_dir: Path) -> CaseStudy:
         study.violations = report.out
         return study
     report.lines = _line_map(node, 2)
+    for dup in duplicates:
+        report.add(dup.path + (dup.key,), f"`{dup.key}` is given twice, on line {dup.first_line + 1} and "
+                   f"line {dup.second_line + 1}; YAML would keep the second silently",
+                   "keep one of the two lines", line=dup.second_line + 1)
     study.meta = _plain_dates(meta)
     _check_schema(study, report)
     _check_semantics(study, report)
@@ -297,7 +300,7 @@ def load(case_dir: Path) -> CaseStudy:
 
 
 def _case_dirs(path: Path) -> list[Path]:
-    if (path / "index.md").is_file():
+    if (path / "index.md").is_file() or (path / "index.md").is_symlink():
         return [path]
     return sorted(p for p in path.iterdir()
                   if p.is_dir() and not p.name.startswith((".", "_")))
@@ -321,6 +324,17 @@ def validate_dir(path: Path) -> list[Violation]:
         return [Violation(str(path), None, "path", "no such folder",
                           "pass the case_studies/ folder or one case study's folder")]
     out: list[Violation] = []
+    dirs = _case_dirs(path)
+    loose = [p.name for p in path.iterdir() if not p.is_dir() and not p.name.startswith(".")]
+    if dirs != [path] and (loose or not dirs):
+        # a case study's folder without its index.md, or a folder with nothing to validate
+        what = f"holds {', '.join(sorted(loose)[:3])}{' ...' if len(loose) > 3 else ''} but no index.md" \
+            if loose else "holds no index.md and no case-study folders"
+        out.append(Violation(str(path / "index.md"), None, "index.md", f"{path} {what}",
+                             f"copy {TEMPLATE} into {path}/index.md and fill it in, "
+                             "or pass the case_studies/ folder"))
+        if loose:
+            return out
     for study in load_dir(path):
         out.extend(study.violations)
     return out
@@ -402,16 +416,19 @@ def _check_semantics(study: CaseStudy, report: _Report) -> None:
 
 
 
-def _read_csv(path: Path, report: _Report) -> np.ndarray | None:
-    """Latencies in ms from a ``latency_ms`` CSV; every bad line reported with its number."""
+def _read_csv(path: Path, report: _Report, resolution_ms: float | None = None) -> np.ndarray | None:
+    """Latencies in ms from a ``latency_ms`` CSV; every bad line reported with its number.
+
+    Zero, and values below ``resolution_ms`` (the timer resolution the contributor
+    recorded), are impossible latencies: reported with their count and first line."""
     if path.stat().st_size > MAX_FILE_BYTES:
         report.add("samples", f"{path.stat().st_size:,} bytes is over the {MAX_FILE_BYTES:,} byte limit",
                    "attach at most a few thousand samples with 3 decimals", file=path)
         return None
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        report.add("samples", "not UTF-8 text", "save it as a plain UTF-8 CSV", file=path)
+    text, bad_byte = decode_utf8(path.read_bytes())
+    if text is None:
+        report.add("samples", f"not UTF-8 text: {bad_byte[2]}", "save it as a plain UTF-8 CSV", file=path,
+                   line=bad_byte[0])
         return None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
@@ -428,7 +445,7 @@ def _read_csv(path: Path, report: _Report) -> np.ndarray | None:
             report.add("samples", f"header is {header!r}, expected 'latency_ms'",
                        "first line `latency_ms`, then one latency in milliseconds per line", file=path, line=1)
         return None
-    values, bad = [], 0
+    values, lines, bad = [], [], 0
     for i, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue
@@ -449,6 +466,7 @@ def _read_csv(path: Path, report: _Report) -> np.ndarray | None:
                            file=path, line=i)
                 bad += 1
             values.append(value)
+            lines.append(i)
         if bad >= 20:
             report.add("samples", "too many bad lines; stopped reading", "fix the lines above first", file=path)
             return None
@@ -461,10 +479,32 @@ def _read_csv(path: Path, report: _Report) -> np.ndarray | None:
     if not values:
         report.add("samples", "no samples after the header", "one latency in milliseconds per line", file=path)
         return None
-    return np.asarray(values, dtype=np.float64)
+    array = np.asarray(values, dtype=np.float64)
+    count, first = impossible_samples(array, resolution_ms)
+    if count:
+        report.add("samples", _impossible_message(count, resolution_ms, f"first on line {lines[first]}"),
+                   _IMPOSSIBLE_FIX, file=path, line=lines[first])
+        return None
+    return array
 
 
-def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report) -> np.ndarray | None:
+_IMPOSSIBLE_FIX = ("no clock measures a latency shorter than one of its ticks: check the unit (seconds or "
+                   "microseconds written as ms?), the rounding (write at least 3 decimals) and the timing code")
+
+
+def _impossible_message(count: int, resolution_ms: float | None, where: str) -> str:
+    below = f" or below the recorded timer resolution of {resolution_ms:g} ms" if resolution_ms else ""
+    return f"{count:,} sample{'s' if count != 1 else ''} of 0 ms{below}, {where}"
+
+
+def _resolution_ms(study: CaseStudy) -> float | None:
+    value = _num(study.get("measurement.timer_resolution_ms"))
+    return value if value is not None and value > 0 else None
+
+
+def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report,
+                 resolution_ms: float | None = None) -> np.ndarray | None:
+
     where = (side, "samples", "bundle")
     target = inside(case_dir, str(ref.get("bundle", "")))
     if target is None or not target.is_file():
@@ -512,6 +552,11 @@ def _read_bundle(case_dir: Path, ref: dict[str, Any], side: str, report: _Report
         report.add(where, "samples are empty or hold non-finite or negative values",
                    "name the steady-state latency samples of the run")
         return None
+    count, first = impossible_samples(values, resolution_ms)
+    if count:
+        report.add(where, _impossible_message(count, resolution_ms, f"first at sample {first + 1:,} of {name!r} "
+                                              f"(after the {int(skip)} skipped)"), _IMPOSSIBLE_FIX)
+        return None
     return values
 
 
@@ -550,12 +595,16 @@ def _check_samples(study: CaseStudy, report: _Report) -> None:
                 report.add((side, "samples", "name"), "missing required field",
                            "name the sample array inside the bundle (see its result.json `samples`)")
                 continue
-            values = _read_bundle(study.path, ref, side, report)
+            values = _read_bundle(study.path, ref, side, report, _resolution_ms(study))
         else:
             if not isinstance(ref["file"], str):
                 continue
             target = inside(study.path, ref["file"])
-            if target is None or not target.is_file() or target.is_symlink():
+            if (study.path / ref["file"]).is_symlink():
+                report.add((side, "samples", "file"), f"{ref['file']!r} is a symbolic link",
+                           "replace the link with a copy of the CSV it points to")
+                continue
+            if target is None or not target.is_file():
                 report.add((side, "samples", "file"), f"{ref['file']!r} not found in {study.path}",
                            "add the CSV next to index.md or remove `samples:`")
                 continue
@@ -567,7 +616,7 @@ def _check_samples(study: CaseStudy, report: _Report) -> None:
                                f"{actual[:12]}...)", "the file changed after the sha256 was written: attach "
                                "the original samples, or recompute the claims and the sha256 from this file")
                     continue
-            values = _read_csv(target, report)
+            values = _read_csv(target, report, _resolution_ms(study))
         if values is None:
             continue
         ok = True
@@ -605,6 +654,9 @@ def _check_strings(study: CaseStudy, report: _Report) -> None:
         if isinstance(value, str):
             for _, msg, fix in scan_text(value):
                 report.add(path, msg, fix)
+    for path, key in walk_keys(study.meta):
+        for _, msg, fix in scan_text(key):
+            report.add(path + (key,), f"in the field name: {msg}", f"rename the field; {fix}")
 
 
 def _check_body(study: CaseStudy, report: _Report) -> None:

@@ -256,7 +256,7 @@ def _save(fig: Figure, path: Path) -> None:
 
 # --------------------------------------------------------------------------- pages
 def _table(rows: Sequence[tuple[str, str]]) -> list[str]:
-    out = ["| | |", "|---|---|"]
+    out = ["| Field | Value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]
     return out
 
@@ -325,14 +325,12 @@ def _metric_rows(study: CaseStudy) -> list[str]:
     cmps = {p: _compare(study, p) for p in PERCENTILE_FIELDS.values()
             if sizes and min(sizes) >= stats.min_samples(p, CONFIDENCE)}
     out = ["| Metric | Before | After | Change (after vs before) |", "|---|---:|---:|---:|",
-           f"| Configuration | {md_text(g('before.label'))} | {md_text(g('after.label'))} | |",
-           f"| Precision | {md_text(g('before.precision'))} | {md_text(g('after.precision'))} | |"]
-    for side in ("before", "after"):
-        settings = g(f"{side}.settings")
-        if isinstance(settings, dict) and settings:
-            text = "; ".join(f"{md_text(k)} {md_text(v)}" for k, v in settings.items())
-            out.append(f"| Settings ({side}) | {text if side == 'before' else ''} | "
-                       f"{text if side == 'after' else ''} | |")
+           _text_row("Configuration", md_text(g("before.label")), md_text(g("after.label"))),
+           _text_row("Precision", md_text(g("before.precision")), md_text(g("after.precision")))]
+    settings = [g(f"{side}.settings") for side in ("before", "after")]
+    if any(isinstance(x, dict) and x for x in settings):
+        out.append(_text_row("Settings", *("; ".join(f"{md_text(k)} {md_text(v)}" for k, v in x.items())
+                                           if isinstance(x, dict) and x else "none given" for x in settings)))
     for name, p in PERCENTILE_FIELDS.items():
         a, b = _num(g(f"before.{name}")), _num(g(f"after.{name}"))
         if a is None and b is None:
@@ -352,6 +350,8 @@ def _metric_rows(study: CaseStudy) -> list[str]:
             change = f"{_fmt_pct(c.ratio - 1)} [{_fmt_pct(c.lower - 1)}, {_fmt_pct(c.upper - 1)}], {c.verdict}"
         elif a and b is not None:
             change = f"{_fmt_pct(b / a - 1)} (claimed)"
+        else:
+            change = _no_change(a, b, True)
         out.append(f"| P{p * 100:g} (ms) | {cells[0]} | {cells[1]} | {change} |")
     a, b = _num(g("before.jitter_ms")), _num(g("after.jitter_ms"))
     labels = [JITTER_DEFINITIONS.get(d, "definition not given") if isinstance(d, str) else "definition not given"
@@ -360,18 +360,18 @@ def _metric_rows(study: CaseStudy) -> list[str]:
     out.append(f"| Jitter (ms): {md_text(labels[0]) if same else 'see each side'} | {_fmt_ms(a)}"
                f"{'' if same else ' (' + md_text(labels[0]) + ')'} | {_fmt_ms(b)}"
                f"{'' if same else ' (' + md_text(labels[1]) + ')'} | "
-               f"{_fmt_pct(b / a - 1) if a and b is not None and same else ''} |")
+               f"{_fmt_pct(b / a - 1) if a and b is not None and same else _no_change(a, b, same)} |")
     for key, unit in (("energy_mj_per_inference", "mJ per inference"), ("power_w", "W")):
         a, b = _num(g(f"before.{key}")), _num(g(f"after.{key}"))
         if a is not None or b is not None:
             out.append(f"| {'Energy' if key.startswith('energy') else 'Power'} ({unit}) | {_fmt_ms(a)} | "
-                       f"{_fmt_ms(b)} | {_fmt_pct(b / a - 1) if a and b is not None else ''} |")
+                       f"{_fmt_ms(b)} | {_fmt_pct(b / a - 1) if a and b is not None else _no_change(a, b, True)} |")
     counts = []
     for side in ("before", "after"):
         xs = study.samples_ms.get(side)
         counts.append(f"{xs.size:,} (attached)" if xs is not None else
                       f"{md_text(g(f'{side}.n_samples', g('measurement.iterations')))} (claimed)")
-    out.append(f"| Samples | {counts[0]} | {counts[1]} | |")
+    out.append(_text_row("Samples", counts[0], counts[1]))
     deadline, p_slo = _num(g("slo.deadline_ms")), _num(g("slo.percentile"))
     if deadline and p_slo and 0 < p_slo < 1 and study.samples_ms:
         verdicts = []
@@ -379,9 +379,22 @@ def _metric_rows(study: CaseStudy) -> list[str]:
             xs = study.samples_ms.get(side)
             verdicts.append(stats.slo_verdict(xs * 1e6, p_slo, deadline, CONFIDENCE).verdict
                             if xs is not None else "no samples")
-        out.append(f"| SLO P{p_slo * 100:g} \u2264 {_fmt_ms(deadline)} ms, from the samples | "
-                   f"{verdicts[0]} | {verdicts[1]} | |")
+        out.append(_text_row(f"SLO P{p_slo * 100:g} \u2264 {_fmt_ms(deadline)} ms, from the samples", *verdicts))
     return out
+
+
+def _text_row(name: str, before: str, after: str) -> str:
+    """A row of the metrics table whose values are words: the change column says same or changed."""
+    return f"| {name} | {before} | {after} | {'same' if before == after else 'changed'} |"
+
+
+def _no_change(a: float | None, b: float | None, same_definition: bool) -> str:
+    """What the change column says when no ratio can be computed."""
+    if not same_definition:
+        return "not comparable (different definitions)"
+    if a is None or b is None:
+        return "not given on both sides"
+    return "not computable (before is 0)"
 
 
 def _page(row: _Row, rows: Sequence[_Row], docs_dir: Path, recipes_dir: Path, out_dir: Path,

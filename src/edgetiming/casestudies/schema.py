@@ -244,6 +244,11 @@ def json_schema() -> dict[str, Any]:
                                "warmup_iters": {"type": "integer", "minimum": 0},
                                "iterations": {"type": "integer", "minimum": 1},
                                "duration_s": {"type": "number", "minimum": 0},
+                               "timer_resolution_ms": {
+                                   "type": "number", "exclusiveMinimum": 0,
+                                   "description": "the clock's resolution in milliseconds, e.g. "
+                                                  "time.get_clock_info('perf_counter').resolution * 1e3; "
+                                                  "attached samples below it are rejected"},
                                "processes": {"type": "integer", "minimum": 1},
                                "notes": {"type": "string", "maxLength": 1000}},
             },

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -48,9 +47,11 @@ _ISA_FLAGS = (
 
 
 def default_runner_name() -> str:
-    """A runner name derived from the host name: lower case, [a-z0-9-] only."""
-    name = re.sub(r"[^a-z0-9-]+", "-", socket.gethostname().lower()).strip("-")
-    return name or "local"
+    """A runner name that describes this machine (architecture, CPU family, cores, widest vector
+    and int8 extensions, e.g. ``x86-epyc-2c-avx512vnni``; :mod:`edgetiming.host.runner_name`)."""
+    from edgetiming.host.runner_name import this_machine
+
+    return this_machine() or "local"
 
 
 def _read(path: str) -> str | None:

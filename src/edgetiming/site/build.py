@@ -131,10 +131,11 @@ def _header_html(result: dict[str, Any], *, stale: bool, runner_href: str, downl
         parts.append('<details><summary>Reported metrics</summary><table class="et-metrics">'
                      "<tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>valid</th></tr>")
         for name, metric in sorted(result["metrics"].items()):
-            valid = "yes" if metric.get("valid", True) else f'no: {_esc(metric.get("note", ""))}'
+            valid = "yes" if metric.get("valid", True) else (f'no: {_esc(metric["note"])}' if metric.get("note") else "no")
             parts.append(
                 f"<tr><td><code>{_esc(name)}</code></td><td>{_esc(_format_value(metric))}</td>"
-                f"<td>{_esc(_format_ci(metric))}</td><td>{_esc(metric.get('n', ''))}</td><td>{valid}</td></tr>"
+                f"<td>{_esc(_format_ci(metric) or 'none')}</td><td>{_esc(metric.get('n', 'not given'))}</td>"
+                f"<td>{valid}</td></tr>"
             )
         parts.append("</table></details>")
     parts.append("</div>")
@@ -296,7 +297,8 @@ def generate(
         report.shifts += [r.message(bundle.runner) for r in regressions if not r.is_regression]
         (docs_dir / page).write_text(
             fleet_pages.runner_page(bundle, current_versions=current_versions, pages=pages, docs_dir=docs_dir,
-                                    history_entries=entries, regressions=regressions), encoding="utf-8")
+                                    history_entries=entries, regressions=regressions,
+                                    others=[b.fingerprint for b in bundles if b is not bundle]), encoding="utf-8")
         runner_nav.append({bundle.runner: page})
         report.pages.append(page)
     (docs_dir / "runners" / "index.md").write_text(

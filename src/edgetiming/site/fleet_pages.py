@@ -82,8 +82,11 @@ def _recipe_link(slug: str, title: str, pages: dict[str, str]) -> str:
 
 def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any], pages: dict[str, str],
                 docs_dir: Path, history_entries: list[dict[str, Any]] | None = None,
-                regressions: list[Any] | None = None) -> str:
-    """Markdown for ``runners/<runner>.md``."""
+                regressions: list[Any] | None = None, others: list[dict[str, Any]] | None = None) -> str:
+    """Markdown for ``runners/<runner>.md``; ``others`` are the other runners' fingerprints, and the
+    page opens with how this one differs from them."""
+    from edgetiming.site import runner_diff
+
     fp = bundle.fingerprint
     na = fingerprint.NOT_AVAILABLE
     rows = [
@@ -104,7 +107,8 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
         ("Virtual machine", fp.get("virtualized", na)),
         ("Fingerprint collected", fp["collected_at"]),
     ]
-    lines = [f"# Runner `{bundle.runner}`", "", "| Property | Value |", "|---|---|"]
+    lines = [f"# Runner `{bundle.runner}`", "", *runner_diff.markdown(fp, others or []),
+             "| Property | Value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
     lines += ["", "## Results on this runner", ""]
     if not bundle.results:

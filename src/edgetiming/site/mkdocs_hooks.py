@@ -138,7 +138,7 @@ def _headlines(page_uri: str, runner_link: str) -> str:
             invalid = "" if metric.get("valid", True) else f" **invalid**: {note}"
             description = html.escape(metric.get("description", ""), quote=False).replace("|", "\\|")
             rows.append(f"| [{slug}]({_rel(page_uri, recipe['page'])}) | {description} "
-                        f"| **{html.escape(shown, quote=False)} {unit}**{ci}{quick}{invalid} |")
+                        f"| **{f'{html.escape(shown, quote=False)} {unit}'.strip()}**{ci}{quick}{invalid} |")
     if not rows:
         return f"No recipe has reported a headline result on {runner_link} yet."
     return "| Recipe | Result | On this runner |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nMeasured on {runner_link}."

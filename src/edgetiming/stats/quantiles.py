@@ -21,7 +21,7 @@ whatever unit they are given. They, ``slo_verdict`` and ``miss_rate`` accept
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
