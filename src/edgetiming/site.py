@@ -27,7 +27,7 @@ from .report import figure_outputs
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
-GENERATED_DIRS = ("recipes", "runners", "case-studies")
+GENERATED_DIRS = ("recipes", "runners", "case-studies", "webbench")
 _STATUS_CLASS = {
     "OK": "ok", "CACHED": "ok", "EXPECTED_FAILURE": "warn", "FAILED": "bad", "TIMEOUT": "bad",
     "KERNEL_DIED": "bad", "UNEXPECTED_PASS": "bad",
@@ -314,6 +314,12 @@ def generate(
         (docs_dir / "case-studies" / "index.md").write_text(
             "# Case studies\n\nNo case study has been contributed yet.\n", encoding="utf-8")
 
+    from . import webbench  # the "Run it on this device" page: onnxruntime-web, models, runners' numbers
+
+    try:
+        webbench.write_assets(docs_dir, bundles, project_dir=project_dir)
+    except webbench.WebbenchError as exc:
+        raise SiteError(str(exc)) from None
     config = _load_base_config(base_config)
     config["docs_dir"] = str(docs_dir)
     config["site_dir"] = str(site_dir)
