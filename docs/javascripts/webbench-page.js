@@ -50,7 +50,7 @@ function environment() {
   return {
     userAgent: navigator.userAgent, platform: navigator.platform || "", hardwareConcurrency: cores,
     deviceMemoryGiB: navigator.deviceMemory || null, webassembly: wasm, simd, sharedArrayBuffer: sab,
-    crossOriginIsolated: isolated, webgpu: "gpu" in navigator, secureContext: self.isSecureContext === true,
+    crossOriginIsolated: isolated, webgpu: "gpu" in navigator ? "API present" : "not available", secureContext: self.isSecureContext === true,
     threads: wasm && sab && isolated ? Math.max(1, Math.min(4, cores)) : 1,
   };
 }
@@ -62,7 +62,7 @@ function showEnvironment(env) {
     ["SharedArrayBuffer", env.sharedArrayBuffer ? "yes" : "no"],
     ["Cross-origin isolated", env.crossOriginIsolated ? "yes" : "no"],
     ["Threads used", `${env.threads} of ${env.hardwareConcurrency} logical cores`],
-    ["WebGPU in this browser", env.webgpu ? "available (not used: this page runs the WebAssembly backend)" : "not available"],
+    ["WebGPU in this browser", `${env.webgpu} (not used: this page runs the WebAssembly backend)`],
     ["User agent", env.userAgent],
   ];
   const table = $(".et-wb-env");
@@ -271,7 +271,7 @@ function comparison(model, ests, closed) {
   });
   const axisY = top + rows.length * rowH + 6;
   add("line", { x1: L, x2: W - R, y1: axisY, y2: axisY, class: "et-wb-axis" });
-  for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) {
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** e;
       if (Math.log10(v) < lo || Math.log10(v) > hi) continue;
@@ -414,7 +414,7 @@ async function downloadCaseStudy() {
     `  tool: ${yamlText(`edgetiming Run it on this device page, onnxruntime-web ${ort}`)}`,
     `  warmup_iters: ${res.run.warmup.all.length}`,
     `  iterations: ${n}`,
-    `  notes: ${yamlText(`timer resolution ${(res.run.timer.medianMs * 1000).toFixed(1)} us; cross-origin isolated: ${env.crossOriginIsolated}; SharedArrayBuffer: ${env.sharedArrayBuffer}; WebAssembly SIMD: ${env.simd}; threads ${threads}; hardwareConcurrency ${env.hardwareConcurrency}; WebGPU available: ${env.webgpu} (not used)`)}`,
+    `  notes: ${yamlText(`timer resolution ${(res.run.timer.medianMs * 1000).toFixed(1)} us; cross-origin isolated: ${env.crossOriginIsolated}; SharedArrayBuffer: ${env.sharedArrayBuffer}; WebAssembly SIMD: ${env.simd}; threads ${threads}; hardwareConcurrency ${env.hardwareConcurrency}; WebGPU: ${env.webgpu} (not used)`)}`,
     side("before", "disabled", before, "before.csv", await sha256Hex(beforeCsv)),
     side("after", "all", after, "after.csv", await sha256Hex(afterCsv)),
     "techniques: [graph-optimization-level]",
@@ -456,9 +456,21 @@ Write what you would tell someone measuring the same model in a browser.
   a.remove();
 }
 
+/** Whether WebGPU has an adapter: the API can exist without a usable GPU (headless, blocklisted drivers). */
+async function webgpuAdapter() {
+  if (!("gpu" in navigator)) return "not available";
+  try {
+    const adapter = await Promise.race([navigator.gpu.requestAdapter(), new Promise((r) => setTimeout(() => r("timeout"), 2000))]);
+    return adapter === "timeout" ? "API present, no adapter within 2 s" : adapter ? "adapter available" : "API present, no adapter";
+  } catch (err) {
+    return `API present, requestAdapter failed (${err.message})`;
+  }
+}
+
 async function init() {
   if (!root) return;
   state.env = environment();
+  state.env.webgpu = await webgpuAdapter();
   showEnvironment(state.env);
   try {
     const resp = await fetch(here("../webbench/manifest.json"));

@@ -22,7 +22,7 @@ import jupytext
 import nbformat
 import yaml
 
-from . import bundlecompare, fingerprint, fleet_pages, history, recipes, store
+from . import bundlecompare, fingerprint, fleet_pages, history, recipes, store, webbench
 from .report import figure_outputs
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
@@ -153,7 +153,8 @@ def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> 
         "Then compare your result with this page's:</p>"
         f'<pre><code>edgetiming compare {html.escape(Path(bundle_zip).name)} results/my-board/{recipe.slug}</code></pre>'
         f'<p>(download <a href="{html.escape(bundle_zip)}" download>{html.escape(Path(bundle_zip).name)}</a>: '
-        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p></details>"
+        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p>"
+        + webbench.recipe_link_html(recipe.defaults) + "</details>"
     )
 
 
@@ -314,9 +315,7 @@ def generate(
         (docs_dir / "case-studies" / "index.md").write_text(
             "# Case studies\n\nNo case study has been contributed yet.\n", encoding="utf-8")
 
-    from . import webbench  # the "Run it on this device" page: onnxruntime-web, models, runners' numbers
-
-    try:
+    try:  # the "Run it on this device" page: onnxruntime-web, the models, the runners' numbers
         webbench.write_assets(docs_dir, bundles, project_dir=project_dir)
     except webbench.WebbenchError as exc:
         raise SiteError(str(exc)) from None

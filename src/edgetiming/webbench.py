@@ -39,7 +39,7 @@ import numpy as np
 from . import models, stats, store
 from .report import decode_samples
 
-__all__ = ["ORT_WEB_FILES", "WebbenchError", "MODELS", "comparisons", "find_ort_web", "write_assets"]
+__all__ = ["MODELS", "ORT_WEB_FILES", "WebbenchError", "comparisons", "find_ort_web", "recipe_link_html", "write_assets"]
 
 #: the wasm-only ES module bundle, its Emscripten glue and its binary (SIMD, threads when isolated)
 ORT_WEB_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
@@ -184,3 +184,15 @@ def write_assets(docs_dir: Path, bundles: list[store.RunnerBundle], *, project_d
                 "ort_files": {name: f"ort/{name}" for name in ORT_WEB_FILES}, "models": entries}
     store.atomic_write_json(out / "manifest.json", manifest)
     return out / "manifest.json"
+
+
+def recipe_link_html(defaults: dict[str, Any]) -> str:
+    """A paragraph for a recipe page whose model the browser page can run: where to run it there."""
+    model = next((m for m in MODELS if defaults.get("model_path") == f"rapidocr:{m.key}"
+                  and list(defaults.get("input_shape") or []) == list(m.input_shape)), None)
+    if model is None:
+        return ""
+    return (f'<p class="et-wb-recipe-link">No Python at hand? <a href="../guides/measurement/run-on-this-device.html'
+            f'?model={model.key}">Run it on this device</a> measures the same model ({model.title}, '
+            f'{"x".join(map(str, model.input_shape))}) in your browser with onnxruntime-web, with the same '
+            "statistics, and draws your result next to this page's runners.</p>")
