@@ -195,4 +195,4 @@ def recipe_link_html(defaults: dict[str, Any]) -> str:
     return (f'<p class="et-wb-recipe-link">No Python at hand? <a href="../guides/measurement/run-on-this-device.html'
             f'?model={model.key}">Run it on this device</a> measures the same model ({model.title}, '
             f'{"x".join(map(str, model.input_shape))}) in your browser with onnxruntime-web, with the same '
-            "statistics, and draws your result next to this page's runners.</p>")
+            "statistics, next to the runners' closed-loop numbers for it.</p>")
