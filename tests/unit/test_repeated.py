@@ -1,0 +1,109 @@
+"""Repeated processes: between-run intervals cover at close to nominal, A/A pairs are not flagged."""
+
+import numpy as np
+import pytest
+
+from edgetiming.stats.repeated import (
+    NO_DIFFERENCE,
+    balanced_order,
+    between_run_interval,
+    paired_ratio,
+    regression,
+    repeated_quantile,
+)
+from edgetiming.stats.validity import State
+
+
+def _two_level(rng, runs, n, *, between_sd=0.15, within_sd=0.3, scale=1.0):
+    """Known variance at two levels: a per-process log offset, then iid samples inside it."""
+    return [scale * np.exp(rng.normal(0, between_sd) + rng.normal(0, within_sd, n)) for _ in range(runs)]
+
+
+def test_between_run_interval_covers_the_typical_process_at_close_to_nominal():
+    rng = np.random.default_rng(1)
+    # the per-process P50 is exp(offset): its typical (median) value is exp(0) = 1
+    hits = trials = 0
+    for _ in range(400):
+        runs = _two_level(rng, 5, 400)
+        est = repeated_quantile(runs, 0.5)
+        trials += 1
+        hits += est.between.lower <= 1.0 <= est.between.upper
+    coverage = hits / trials
+    assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_one_run_intervals_do_not_cover_the_next_run_but_repeated_ones_do():
+    rng = np.random.default_rng(2)
+    one_run = repeated_hits = 0
+    for _ in range(200):
+        earlier, later = _two_level(rng, 5, 400), _two_level(rng, 5, 400)
+        first = repeated_quantile(earlier[:1], 0.5)
+        one_run += first.within.lower <= np.median(later[0]) <= first.within.upper
+        est, nxt = repeated_quantile(earlier, 0.5), repeated_quantile(later, 0.5)
+        repeated_hits += est.lower <= nxt.value <= est.upper
+    assert one_run / 200 < 0.5  # the one-run interval is far too narrow for a re-run
+    assert repeated_hits / 200 >= 0.85
+
+
+def test_runs_that_disagree_make_the_estimate_unstable_and_the_hull_is_wider():
+    rng = np.random.default_rng(3)
+    runs = [rng.normal(10, 0.1, 500), rng.normal(14, 0.1, 500), rng.normal(10, 0.1, 500)]
+    est = repeated_quantile(runs, 0.5)
+    assert est.judgement.state is State.UNSTABLE
+    assert est.deciding == "between"
+    assert est.lower <= est.within.lower and est.upper >= est.within.upper
+    single = repeated_quantile(runs[:1], 0.5)
+    assert not single.between.known and "one process only" in single.judgement.notes[-1]
+
+
+def test_a_paired_ratio_finds_ten_of_ten_and_calls_a_flip_no_difference():
+    rng = np.random.default_rng(4)
+    a = rng.lognormal(0, 0.2, 10)
+    faster = paired_ratio(a, a * rng.uniform(0.3, 0.9, 10), label_a="plain", label_b="optimized")
+    assert faster.n_lower == 10 and faster.direction == "lower"
+    assert faster.sentence(runner="epyc").startswith("optimized was ") and "faster than plain on epyc" in faster.sentence(runner="epyc")
+    flip = paired_ratio([1, 1, 1, 1, 1, 1], [1.5, 0.8, 1.5, 0.8, 1.4, 0.7])
+    assert flip.direction == NO_DIFFERENCE and NO_DIFFERENCE in flip.sentence()
+
+
+@pytest.mark.parametrize("rounds", [5, 8])
+def test_an_aa_pair_is_called_different_at_about_the_nominal_rate(rounds):
+    rng = np.random.default_rng(5)
+    flagged = 0
+    for _ in range(1000):
+        # both arms share the round's machine state (paired), plus their own noise
+        state = rng.normal(0, 0.2, rounds)
+        a = np.exp(state + rng.normal(0, 0.05, rounds))
+        b = np.exp(state + rng.normal(0, 0.05, rounds))
+        flagged += paired_ratio(a, b).direction != NO_DIFFERENCE
+    assert flagged / 1000 <= 0.07
+
+
+def test_regression_detector_false_positive_rate_on_identical_builds():
+    rng = np.random.default_rng(6)
+    flagged = sum(regression(rng.lognormal(0, 0.2, 5), rng.lognormal(0, 0.2, 5)).direction == "higher"
+                  for _ in range(1000))
+    assert flagged / 1000 <= 0.05
+    slower = regression(rng.lognormal(0, 0.05, 5), rng.lognormal(np.log(1.5), 0.05, 5))
+    assert slower.direction == "higher" and 1.3 < slower.ratio < 1.7
+
+
+def test_between_run_interval_needs_two_runs():
+    assert not between_run_interval([3.0]).known
+    same = between_run_interval([3.0, 3.0])
+    assert same.lower == pytest.approx(3.0) and same.upper == pytest.approx(3.0)
+
+
+def test_interleaving_is_randomised_and_balanced():
+    rng = np.random.default_rng(7)
+    labels = ["A", "A2", "B", "C"]
+    order = balanced_order(labels, 6, rng)
+    assert len(order) == 24
+    for i in range(6):  # every round holds every label once
+        assert sorted(order[i * 4:(i + 1) * 4]) == sorted(labels)
+    first = [order[i * 4] for i in range(6)]
+    assert len(set(first)) > 1  # no label always first
+    positions = {lab: np.mean([order[i * 4:(i + 1) * 4].index(lab) for i in range(6)]) for lab in labels}
+    assert all(abs(v - 1.5) <= 1.0 for v in positions.values())  # early and late alike
+    other = balanced_order(labels, 6, np.random.default_rng(8))
+    assert other != order  # the order comes from the generator, not a fixed pattern
