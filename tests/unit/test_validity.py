@@ -102,3 +102,14 @@ def test_a_recipe_can_add_a_reason_but_cannot_mark_a_metric_valid(tmp_path, monk
     assert rows["c_ms"]["state"] == "unstable" and rows["c_ms"]["reasons"] == ["re-runs disagree"]
     with pytest.raises(TypeError):
         report.metric("d_ms", 1.0, valid=True)  # the old way to mark a value valid is gone
+
+
+def test_runs_that_disagree_by_a_small_amount_stay_valid_the_between_interval_absorbs_it():
+    from edgetiming.stats.validity import UNSTABLE_SPREAD
+
+    tight = [(10.00, 10.01), (10.50, 10.51)]  # disagree, but only 5% apart
+    assert runs_disagree(tight)
+    assert judge(run_intervals=tight, run_values=[10.005, 10.505]).state is State.VALID
+    far = [(10.0, 10.1), (12.0, 12.1)]  # 20% apart
+    j = judge(run_intervals=far, run_values=[10.05, 12.05])
+    assert UNSTABLE_SPREAD == 0.10 and j.state is State.UNSTABLE and "20% above smallest" in j.reasons[0]

@@ -174,7 +174,8 @@ def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence:
     if len(runs) < 2:
         notes.append("one process only: the between-run spread is unknown")
     j = judge(n=min(r.size for r in runs), percentiles=(p,), confidence=confidence,
-              run_intervals=intervals if len(intervals) == len(runs) else (), notes=notes, **judge_kwargs)
+              run_intervals=intervals if len(intervals) == len(runs) else (),
+              run_values=[q.value for q in per_run], notes=notes, **judge_kwargs)
     return RepeatedEstimate(p, float(quantile(pooled, p)), within, between, per_run, j)
 
 

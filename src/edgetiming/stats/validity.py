@@ -31,6 +31,7 @@ __all__ = [
     "INTERFERENCE_LIMIT",
     "OVERHEAD_LIMIT",
     "RULE",
+    "UNSTABLE_SPREAD",
     "Judgement",
     "State",
     "judge",
@@ -49,6 +50,10 @@ STEADY_INVALID = ("no steady state",)  # warmup classes that invalidate
 # Interference: share of the measuring window during which other processes held a
 # CPU the measurement needed, above which a run is unstable (host.interference).
 INTERFERENCE_LIMIT = 0.10
+# Runs that disagree beyond their intervals are unstable when their estimates also
+# differ materially: the largest per-run estimate more than 10% above the smallest.
+# Below that the between-run interval (which the verdicts use) absorbs the spread.
+UNSTABLE_SPREAD = 0.10
 DEFAULT_CONFIDENCE = 0.95
 
 
@@ -150,6 +155,7 @@ def judge(
     steady_class: str | None = None,
     interleaved: bool | None = None,
     run_intervals: Sequence[tuple[float, float]] = (),
+    run_values: Sequence[float] = (),
     regime_change: str | None = None,
     interference: float | None = None,
     invalid_because: Iterable[str] = (),
@@ -166,8 +172,9 @@ def judge(
     throttle_seen : a throttle signal was seen during the run.
     steady_class : the warmup class of the run (``"no steady state"`` invalidates).
     interleaved : for a comparison, whether its configurations were interleaved.
-    run_intervals : the per-run ``(lower, upper)`` intervals of the same estimate in
-        independent processes; disagreement makes the metric unstable.
+    run_intervals, run_values : the per-run ``(lower, upper)`` intervals and estimates of the
+        same quantity in independent processes; runs that disagree beyond their intervals, with
+        estimates more than :data:`UNSTABLE_SPREAD` apart, make the metric unstable.
     regime_change : a description of a level shift inside the run, if one was found.
     interference : share of the measuring window the machine was busy with other work.
     invalid_because, unstable_because : reasons a recipe adds; they can only worsen the state.
@@ -192,9 +199,12 @@ def judge(
         j = j.worsened(State.INVALID, "the configurations compared were not interleaved")
     for reason in invalid_because:
         j = j.worsened(State.INVALID, reason)
-    if runs_disagree(run_intervals):
+    spread = (max(run_values) / min(run_values) - 1.0) if len(run_values) > 1 and min(run_values) > 0 else None
+    if runs_disagree(run_intervals) and (spread is None or spread > UNSTABLE_SPREAD):
+        size = "" if spread is None else f" (largest {spread:.0%} above smallest)"
         j = j.worsened(State.UNSTABLE, f"{len(run_intervals)} independent runs disagree beyond their "
-                                       "intervals: the machine's noise dominates, use the between-run interval")
+                                       f"intervals{size}: the machine's noise dominates, so the between-run "
+                                       "interval is the uncertainty")
     if regime_change:
         j = j.worsened(State.UNSTABLE, f"the level shifted inside the run ({regime_change})")
     if interference is not None and interference > INTERFERENCE_LIMIT:
