@@ -42,7 +42,13 @@ from edgetiming.measure.session import SessionConfig, make_feeds, open_session, 
 from edgetiming.results import report
 from edgetiming.stats import validity
 from edgetiming.stats.quantiles import quantile
-from edgetiming.stats.repeated import RatioEstimate, RepeatedEstimate, balanced_order, paired_ratio, repeated_quantile
+from edgetiming.stats.repeated import (
+    RatioEstimate,
+    RepeatedEstimate,
+    balanced_order,
+    paired_ratio,
+    repeated_quantile,
+)
 
 __all__ = ["AA_SUFFIX", "Arm", "RoundsRun", "arm_key", "run_rounds"]
 

@@ -5,6 +5,7 @@ result records are the ones the session ran with.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ import onnxruntime as ort
 
 from edgetiming.workload.models import resolve
 
-__all__ = ["SessionConfig", "config_of", "make_feeds", "open_session", "session_settings"]
+__all__ = ["OPT_LEVELS", "SessionConfig", "config_of", "make_feeds", "open_session", "save_optimized",
+           "session_settings"]
 
-_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
                "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
                 "tensor(double)": np.float64, "tensor(int64)": np.int64,
@@ -56,7 +58,7 @@ class SessionConfig:
         if self.execution_mode is not None:
             so.execution_mode = getattr(ort.ExecutionMode, f"ORT_{self.execution_mode.upper()}")
         if self.graph_optimization_level is not None:
-            level = _OPT_LEVELS[self.graph_optimization_level]
+            level = OPT_LEVELS[self.graph_optimization_level]
             so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
         for key, value in self.config_entries:
             so.add_session_config_entry(key, value)
@@ -138,7 +140,7 @@ def config_of(session: Any) -> SessionConfig:
             for k in ("intra_op_num_threads", "inter_op_num_threads")}
     spin = None if s["allow_spinning"] == "default" else s["allow_spinning"] == "1"
     mode = {"ORT_SEQUENTIAL": "sequential", "ORT_PARALLEL": "parallel"}.get(s["execution_mode"])
-    level = {v: k for k, v in _OPT_LEVELS.items()}.get(s["graph_optimization_level"])
+    level = {v: k for k, v in OPT_LEVELS.items()}.get(s["graph_optimization_level"])
     entries = tuple((key, s[name]) for key, name in (
         ("session.intra_op_thread_affinities", "intra_op_thread_affinities"),
         ("session.set_denormal_as_zero", "set_denormal_as_zero")) if s[name] != "default")
@@ -146,3 +148,22 @@ def config_of(session: Any) -> SessionConfig:
                          config_entries=entries, providers=tuple(s["providers"]))
 
 
+def save_optimized(model: str | Path, target: str | Path, level: str, *, ort_format: bool = False,
+                   providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> float:
+    """Let onnxruntime optimize ``model`` at ``level`` and write it to ``target``; seconds taken.
+
+    ``level`` is one of :data:`OPT_LEVELS` ("disable", "basic", "extended", "all");
+    ``ort_format`` writes the ORT format instead of ONNX. A model saved at "all" may hold
+    kernels for this CPU only: ship it only to devices with the same CPU features.
+    """
+    if level not in OPT_LEVELS:
+        raise ValueError(f"level={level!r}: use one of {', '.join(OPT_LEVELS)}")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[level])
+    so.optimized_model_filepath = str(target)
+    so.log_severity_level = 3  # the "hardware-specific optimizations" warning is expected here
+    if ort_format:
+        so.add_session_config_entry("session.save_model_format", "ORT")
+    t0 = time.perf_counter()
+    ort.InferenceSession(str(resolve(model)), so, providers=list(providers))
+    return time.perf_counter() - t0

@@ -21,6 +21,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from numpy.typing import ArrayLike
 
 from edgetiming.stats.quantiles import (
@@ -32,6 +33,7 @@ from edgetiming.stats.quantiles import (
 )
 
 __all__ = [
+    "log_ticks",
     "PALETTE",
     "STYLE",
     "compare_configs",
@@ -97,6 +99,14 @@ def use_style() -> None:
     False
     """
     matplotlib.rcParams.update(STYLE)
+
+
+def log_ticks(ax: Any, axis: str = "y") -> None:
+    """Plain-number ticks at 1, 2 and 5 per decade on a log ``axis`` ("y" or "x")."""
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FormatStrFormatter("%g"))
+    a.set_minor_formatter(NullFormatter())
 
 
 def png_bytes(fig: Figure, dpi: float | None = None) -> bytes:

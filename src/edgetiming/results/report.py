@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from edgetiming.stats.validity import Judgement, State
+from edgetiming.stats.validity import Judgement, State, judge
 
 __all__ = [
     "OUTPUT_ENV",
     "VERDICTS",
     "check",
+    "estimate",
     "figure",
     "metric",
     "output_dir",
@@ -154,6 +155,29 @@ def metric(
         shown = f"{value} {unit}".strip()
         print(f"[metric] {name} = {shown}" + ("" if j.valid else f" ({j.state.value.upper()}: {'; '.join(j.reasons)})"))
     _append(METRICS_FILE, record)
+
+
+def estimate(name: str, est: Any, *, description: str, unit: str = "ms",
+             judgement: Judgement | None = None, **extra: Any) -> None:
+    """Report a percentile estimate as a metric, with every interval it carries.
+
+    ``est`` is a :class:`~edgetiming.stats.quantiles.QuantileEstimate` (one run: its exact
+    interval, judged on its sample count) or a :class:`~edgetiming.stats.repeated.RepeatedEstimate`
+    (several runs: the deciding interval, the within-run and the between-run ones, and its
+    own judgement). Values must already be in ``unit``. ``extra`` goes to :func:`metric`.
+    """
+    if hasattr(est, "between"):  # RepeatedEstimate
+        lo, hi = est.lower, est.upper
+        metric(name, est.value, unit=unit, n=est.within.n, runs=est.runs, description=description,
+               ci=(lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None,
+               ci_within=(est.within.lower, est.within.upper) if est.within.bounded else None,
+               ci_between=(est.between.lower, est.between.upper) if est.between.known else None,
+               judgement=est.judgement if judgement is None else est.judgement.combined(judgement), **extra)
+        return
+    own = judge(n=est.n, percentiles=(est.p,), confidence=est.confidence)
+    metric(name, est.value, unit=unit, n=est.n, description=description,
+           ci=(est.lower, est.upper) if est.bounded else None,
+           judgement=own if judgement is None else own.combined(judgement), **extra)
 
 
 def check(name: str, verdict: str, detail: str, *, link: str = "") -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "SloVerdict",
     "min_samples",
     "miss_rate",
+    "proportion_ci",
     "nearest_rank_index",
     "percentile_label",
     "quantile",
@@ -499,7 +500,14 @@ class MissRate:
         return asdict(self)
 
 
-def _clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
+def proportion_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval for a proportion k/n, e.g. a deadline-miss or error rate.
+
+    >>> tuple(round(x, 4) for x in proportion_ci(0, 50))
+    (0.0, 0.0711)
+    """
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
     alpha = 1.0 - confidence
     lo = 0.0 if k == 0 else float(_sps.beta.ppf(alpha / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(_sps.beta.ppf(1 - alpha / 2, k + 1, n - k))
@@ -535,5 +543,5 @@ def miss_rate(latency_ns: ArrayLike, deadline_ms: float, confidence: float = 0.9
         raise ValueError("latency_ns contains NaN or -inf")
     miss = x / _NS_PER_MS > float(deadline_ms)
     k, n = int(miss.sum()), int(x.size)
-    lo, hi = _clopper_pearson(k, n, confidence)
+    lo, hi = proportion_ci(k, n, confidence)
     return MissRate(n, k, k / n, lo, hi, confidence, _longest_run(miss), float(deadline_ms))
