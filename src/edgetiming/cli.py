@@ -91,12 +91,15 @@ def _site(args: argparse.Namespace) -> int:
             primary_runner=_primary(args),
             run_mkdocs=not args.no_build,
             history_sources=args.history,
+            strict=args.strict,
         )
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    for line in report.claims:
+        print(f"claim: {line}", file=sys.stderr)
     for note in report.history_notes:
         print(f"history: {note}")
     print(f"regressions: {len(report.regressions)}")
@@ -165,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "site":
             cmd.add_argument("--out", default="site", help="output folder (default: site)")
             cmd.add_argument("--no-build", action="store_true", help="generate pages only, do not run mkdocs")
+            cmd.add_argument("--strict", action="store_true",
+                             help="fail when a guide claim is contradicted or unsupported on the primary runner")
             cmd.add_argument("--history", action="append", metavar="URL_OR_DIR",
                              help="an earlier published site (its address, or a built site folder) whose runner "
                                   "histories are carried into this one; a missing history is a fresh start, an "

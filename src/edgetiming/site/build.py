@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from edgetiming.host import fingerprint
 from edgetiming.results import bundlecompare, history, store
 from edgetiming.results.report import figure_outputs
 from edgetiming.run import recipe as recipes
-from edgetiming.site import fleet_pages, webbench
+from edgetiming.site import claims, fleet_pages, webbench
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -53,6 +54,8 @@ class SiteReport:
     shifts: list[str] = field(default_factory=list)
     history_notes: list[str] = field(default_factory=list)
     history_runners: list[str] = field(default_factory=list)
+    #: guide claims the primary runner contradicts or does not support (site.claims)
+    claims: list[str] = field(default_factory=list)
 
 
 def _esc(value: Any) -> str:
@@ -323,6 +326,7 @@ def generate(
         webbench.write_assets(docs_dir, bundles, project_dir=project_dir)
     except webbench.WebbenchError as exc:
         raise SiteError(str(exc)) from None
+    results_index["claims"] = _claims(docs_dir, bundles, primary, pages, report)
     config = _load_base_config(base_config)
     config["docs_dir"] = str(docs_dir)
     config["site_dir"] = str(site_dir)
@@ -339,6 +343,30 @@ def generate(
             plugin["mkdocs-jupyter"]["cache_dir"] = str(build_dir / ".cache" / "mkdocs-jupyter")
     store.atomic_write_bytes(report.config_path, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
     return report
+
+
+def _claims(docs_dir: Path, bundles: list[store.RunnerBundle], primary: str | None, pages: dict[str, str],
+            report: SiteReport) -> dict[str, str]:
+    """Evaluate every guide claim on every runner; record the primary runner's contradictions in ``report``."""
+    found, malformed = claims.find_claims(docs_dir)
+    report.claims += malformed
+    rendered: dict[str, str] = {}
+    for claim in found:
+        if claim.page.split("/")[0] in GENERATED_DIRS:
+            continue
+        by_runner = {}
+        for bundle in bundles:
+            result = bundle.results.get(claim.recipe)
+            ok = result is not None and result.get("status") in ("OK", "CACHED")
+            by_runner[bundle.runner] = result["metrics"] if ok else None
+        findings = claims.evaluate(claim, by_runner)
+        report.claims += claims.contradictions(claim, findings, primary)
+        page = pages.get(claim.recipe)
+        link = f"[{claim.recipe}]({posixpath.relpath(page, posixpath.dirname(claim.page) or '.')})" if page else claim.recipe
+        rendered[claim.source] = claims.render(
+            claim, findings, recipe_link=link,
+            runner_link=lambda r, c=claim: f"[{r}]({posixpath.relpath(f'runners/{r}.md', posixpath.dirname(c.page) or '.')})")
+    return rendered
 
 
 def _index_entry(result: dict[str, Any], bundle_dir: Path, docs_dir: Path, page: str) -> dict[str, Any]:
@@ -418,11 +446,17 @@ def _mkdocs(args: list[str]) -> int:
 
 def build_site(
     *, project_dir: Path, results_dir: Path | list[Path], site_dir: Path, primary_runner: str | None = None,
-    run_mkdocs: bool = True, history_sources: list[str] | None = None,
+    run_mkdocs: bool = True, history_sources: list[str] | None = None, strict: bool = False,
 ) -> SiteReport:
-    """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails."""
+    """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails.
+
+    ``strict`` also fails when a guide claim is contradicted or unsupported on the primary runner.
+    """
     report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir,
                       history_sources=history_sources)
+    if strict and report.claims:
+        raise SiteError(f"{len(report.claims)} guide claim(s) the numbers on {report.primary_runner} do not bear out:\n  "
+                        + "\n  ".join(report.claims))
     if run_mkdocs:
         code = _mkdocs(["build", "--strict", "-f", str(report.config_path)])
         if code != 0:

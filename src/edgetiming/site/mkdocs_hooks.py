@@ -10,6 +10,8 @@ result, the interval, the runner and a link to the recipe page:
 - ``{{ check("characterize-latency", "p99-within-deadline") }}``: the verdict and its detail
 - ``{{ runner() }}``: the primary runner's name, linked to its fingerprint
 - ``{{ headlines() }}``: a table of every recipe's ``headline.*`` metrics (the home page)
+- ``{{ claim("recipe", "metric", "< 1", "sentence") }}``: a sentence bound to a measurement,
+  evaluated on every runner (:mod:`edgetiming.site.claims`)
 
 A placeholder whose recipe, metric, figure or check is missing fails the build
 with a message naming the page and the placeholder. ``edgetiming site``
@@ -29,7 +31,7 @@ from mkdocs.exceptions import PluginError
 
 __all__ = ["PLACEHOLDER", "on_config", "on_page_markdown", "render_placeholder"]
 
-PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines)\(\s*([^)]*?)\s*\)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines|claim)\(\s*([^)]*?)\s*\)\s*\}\}")
 _ARG = re.compile(r'"([^"]*)"')
 _INDEX: dict[str, Any] = {}
 
@@ -84,6 +86,12 @@ def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[dict[
 def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> str:
     """The Markdown that replaces one placeholder on the page ``page_uri``."""
     args = _ARG.findall(raw_args)
+    if kind == "claim":
+        rendered = _INDEX.get("claims", {}).get(text)
+        if rendered is None:
+            raise PluginError(f"{page_uri}: {text}: malformed claim; write "
+                              '{{ claim("recipe", "metric", "< 1", "the sentence") }} on one line')
+        return rendered
     recipe, item = _lookup(page_uri, kind, args, text)
     runner = _INDEX["runner"]
     runner_link = f"[{runner}]({_rel(page_uri, f'runners/{runner}.md')})"
