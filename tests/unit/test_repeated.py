@@ -107,3 +107,25 @@ def test_interleaving_is_randomised_and_balanced():
     assert all(abs(v - 1.5) <= 1.0 for v in positions.values())  # early and late alike
     other = balanced_order(labels, 6, np.random.default_rng(8))
     assert other != order  # the order comes from the generator, not a fixed pattern
+
+
+def test_history_flags_identical_builds_at_the_nominal_rate_and_finds_a_real_slowdown():
+    from edgetiming.results.history import find_regressions
+
+    rng = np.random.default_rng(9)
+
+    def entry(i, per_run, key):
+        return {"status": "OK", "recipe": "r", "recipe_version": "v", "mode": "full", "cache_key": key,
+                "git_sha": f"sha{i}", "started_at": f"2026-12-0{i}",
+                "metrics": {"p99_ms": {"value": float(np.median(per_run)), "unit": "ms", "per_run": list(per_run),
+                                       "ci": [min(per_run), max(per_run)]}}}
+
+    flagged = 0
+    for t in range(400):
+        a, b = rng.lognormal(0, 0.2, 5), rng.lognormal(0, 0.2, 5)
+        flagged += bool([r for r in find_regressions([entry(1, a, f"k{t}a"), entry(2, b, f"k{t}b")])
+                         if r.is_regression])
+    assert flagged / 400 <= 0.05
+    a, b = rng.lognormal(0, 0.05, 5), rng.lognormal(np.log(1.4), 0.05, 5)
+    (reg,) = find_regressions([entry(1, a, "x"), entry(2, b, "y")])
+    assert reg.is_regression and reg.ratio_low > 1.05

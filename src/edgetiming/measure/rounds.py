@@ -149,15 +149,9 @@ class RoundsRun:
             report.samples(f"{name}.{k}.block", np.concatenate([r.block_of[arm] for r in self.rounds]),
                            unit="index", description=f"{arm}: the block of each sample within its round")
             for p in percentiles:
-                e = self.estimate(arm, p)
-                report.metric(
-                    f"{name}.{k}.p{p * 100:g}_ms", e.value, unit="ms", n=e.within.n, runs=e.runs,
-                    ci=(e.lower, e.upper) if np.isfinite(e.lower) and np.isfinite(e.upper) else None,
-                    ci_within=(e.within.lower, e.within.upper) if e.within.bounded else None,
-                    ci_between=(e.between.lower, e.between.upper) if e.between.known else None,
-                    judgement=e.judgement,
-                    description=f"{arm}: P{p * 100:g} pooled over {e.runs} rounds; interval: the wider of the "
-                                "within-run exact interval and the between-round interval")
+                report.estimate(f"{name}.{k}.p{p * 100:g}_ms", self.estimate(arm, p),
+                                description=f"{arm}: P{p * 100:g} pooled over {len(self.rounds)} rounds; interval: "
+                                            "the wider of the within-run exact interval and the between-round one")
             report.metric(f"{name}.{k}.cpu_ms_per_inference", self.cpu_ms_per_inference(arm), unit="ms",
                           description=f"{arm}: CPU time of the process per inference (user+system, all threads)")
         for arm in self.arms:
@@ -168,6 +162,7 @@ class RoundsRun:
                 iv = r.interval
                 report.metric(
                     f"{name}.{key(arm)}.p{p * 100:g}_ratio", r.ratio, n=r.rounds, runs=r.rounds,
+                    per_run=list(r.per_round),
                     ci=(iv.lower, iv.upper) if iv.known else None,
                     judgement=validity.judge(unstable_because=() if iv.known else
                                              ["fewer than 2 rounds: no interval over rounds"]),

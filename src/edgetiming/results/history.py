@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from edgetiming.results import store
+from edgetiming.stats import repeated
 
 __all__ = ["HISTORY_FILE", "HISTORY_SCHEMA_VERSION", "PUBLISHED_DIR", "HistoryError", "Regression", "append",
            "entry_from_result", "find_regressions", "load", "merge", "parse_lines", "read_published", "write_published"]
@@ -54,7 +55,8 @@ class HistoryError(Exception):
 def entry_from_result(result: dict[str, Any]) -> dict[str, Any]:
     """The history line for one result: provenance and its numeric metrics."""
     metrics = {
-        name: {k: m.get(k) for k in ("value", "ci", "unit", "valid")}
+        name: {**{k: m.get(k) for k in ("value", "ci", "unit", "valid")},
+               **{k: m[k] for k in ("state", "runs", "per_run") if k in m}}
         for name, m in result["metrics"].items()
         if isinstance(m.get("value"), (int, float)) and not isinstance(m.get("value"), bool)
     }
@@ -195,6 +197,22 @@ def _cause(before: dict[str, Any], after: dict[str, Any]) -> str:
     return "inputs"
 
 
+def _step(before: dict[str, Any], after: dict[str, Any]) -> tuple[float, float] | None:
+    """The interval of after/before, or None when it cannot be formed.
+
+    With the per-process estimates of both runs (``per_run``, two or more each) it is
+    Welch's t interval on their logs (:func:`edgetiming.stats.repeated.regression`), so two
+    identical builds are flagged at about the nominal 5% (two-sided; 2.5% as slower).
+    Older entries without them fall back to the ratio of the two stored intervals' ends.
+    """
+    if len(before.get("per_run") or ()) >= 2 and len(after.get("per_run") or ()) >= 2:
+        iv = repeated.regression(before["per_run"], after["per_run"]).interval
+        return (iv.lower, iv.upper) if iv.known else None
+    if not before.get("ci") or not after.get("ci") or before["ci"][0] <= 0 or before["ci"][1] <= 0:
+        return None
+    return after["ci"][0] / before["ci"][1], after["ci"][1] / before["ci"][0]
+
+
 def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05) -> list[Regression]:
     """Steps up between consecutive OK runs of the same recipe version and mode.
 
@@ -215,10 +233,10 @@ def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05)
             before = prev["metrics"].get(name)
             if not before or after.get("unit") not in ("ms", "us", "ns", "s"):
                 continue
-            if not before.get("ci") or not after.get("ci") or before["ci"][0] <= 0 or before["ci"][1] <= 0:
+            step = _step(before, after)
+            if step is None:
                 continue
-            low = after["ci"][0] / before["ci"][1]
-            high = after["ci"][1] / before["ci"][0]
+            low, high = step
             if low > 1 + min_effect:
                 ratio = after["value"] / before["value"] if before["value"] else float("inf")
                 found.append(Regression(e["recipe"], name, dict(before, git_sha=prev["git_sha"]),

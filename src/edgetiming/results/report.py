@@ -101,6 +101,7 @@ def metric(
     ci_within: tuple[float, float] | None = None,
     ci_between: tuple[float, float] | None = None,
     runs: int | None = None,
+    per_run: list[float] | None = None,
     note: str = "",
 ) -> None:
     """Report one named value.
@@ -120,6 +121,8 @@ def metric(
     ci_within, ci_between : the within-run interval and the between-run interval over
         independent processes; ``ci`` is the one that decides verdicts (the wider).
     runs : how many independent processes the value comes from.
+    per_run : the estimate from each of those processes, in order (the regression detector
+        compares these between two runs).
     note : a caveat that does not change the state.
 
     A metric reported twice keeps the last value, so re-running a cell by hand is harmless.
@@ -151,6 +154,8 @@ def metric(
         record["n"] = int(n)
     if runs is not None:
         record["runs"] = int(runs)
+    if per_run is not None:
+        record["per_run"] = [_plain(float(v)) for v in per_run]
     if output_dir() is None:
         shown = f"{value} {unit}".strip()
         print(f"[metric] {name} = {shown}" + ("" if j.valid else f" ({j.state.value.upper()}: {'; '.join(j.reasons)})"))
@@ -169,6 +174,7 @@ def estimate(name: str, est: Any, *, description: str, unit: str = "ms",
     if hasattr(est, "between"):  # RepeatedEstimate
         lo, hi = est.lower, est.upper
         metric(name, est.value, unit=unit, n=est.within.n, runs=est.runs, description=description,
+               per_run=[q.value for q in est.per_run],
                ci=(lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None,
                ci_within=(est.within.lower, est.within.upper) if est.within.bounded else None,
                ci_between=(est.between.lower, est.between.upper) if est.between.known else None,
