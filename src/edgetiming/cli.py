@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edgetiming.casestudies import model as casestudy
 from edgetiming.host import fingerprint
-from edgetiming.results import bundlecompare, store
+from edgetiming.results import bundlecompare, rejudge, store
 from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
 from edgetiming.run.progress import ConsoleProgress, format_duration
@@ -116,6 +116,19 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rejudge(args: argparse.Namespace) -> int:
+    runner_dir = Path(args.runner_dir)
+    if not any(runner_dir.glob("*/result.json")):
+        print(f"error: {runner_dir}: no <recipe>/result.json inside; pass one runner's folder, "
+              "e.g. reference/server-16c", file=sys.stderr)
+        return 2
+    changed = rejudge.rejudge_bundle(runner_dir)
+    for line in changed:
+        print(f"  {line}")
+    print(f"{runner_dir}: re-judged under {rejudge.RULE_REJUDGED}; {len(changed)} metric state(s) changed")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         return site.serve(
@@ -187,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("b", help="bundle to compare against the reference")
     cmp_.add_argument("--min-effect", type=float, default=0.05, help="smallest relative change reported as slower/faster")
     cmp_.set_defaults(func=_compare)
+    rj = sub.add_parser("rejudge", help="re-judge a version-1 runner bundle (CV rule) under today's validity rule")
+    rj.add_argument("runner_dir", help="one runner's folder, e.g. reference/server-16c")
+    rj.set_defaults(func=_rejudge)
     return parser
 
 
