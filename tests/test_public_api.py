@@ -15,4 +15,5 @@ def _old_public_names():
 def test_report_api():
     from edgetiming.results import report
 
-    assert report.__all__ == ["OUTPUT_ENV", "VERDICTS", "check", "estimate", "figure", "metric", "output_dir", "samples"]
+    assert report.__all__ == ["OUTPUT_ENV", "VERDICTS", "check", "estimate", "figure", "metric", "output_dir", "samples",
+                              "slo_check"]

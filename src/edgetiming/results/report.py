@@ -40,10 +40,11 @@ __all__ = [
     "metric",
     "output_dir",
     "samples",
+    "slo_check",
 ]
 
 OUTPUT_ENV = "EDGETIMING_OUTPUT_DIR"
-VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "NOT_MEASURED")
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "NOT_MEASURED", "NO_VERDICT")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 
 METRICS_FILE = "metrics.jsonl"
@@ -186,14 +187,78 @@ def estimate(name: str, est: Any, *, description: str, unit: str = "ms",
            judgement=own if judgement is None else own.combined(judgement), **extra)
 
 
-def check(name: str, verdict: str, detail: str, *, link: str = "") -> None:
-    """Report one SLO checklist item with its verdict (PASS, FAIL, INCONCLUSIVE, NOT_MEASURED)."""
+def check(name: str, verdict: str, detail: str, *, link: str = "", sentence: str = "", evidence: str = "",
+          fine_print: str = "", reasons: Iterable[str] = ()) -> None:
+    """Report one SLO checklist item.
+
+    ``verdict`` is PASS, FAIL, INCONCLUSIVE, NOT_MEASURED, or NO_VERDICT (the number's state
+    forbids one). A page shows ``sentence`` first (plain words, verdict and number, e.g.
+    "Detector FP32, P99 within 50 ms: FAIL, at least 52.3 ms"), then ``evidence``, with
+    ``fine_print`` (ranks, sample counts, the rule) folded away; ``reasons`` are the state
+    reasons of the number it rests on, said once when several items share them.
+    :func:`slo_check` builds all of them from an estimate.
+    """
     _check_name("check", name)
     if verdict not in VERDICTS:
         raise ValueError(f"check {name!r}: verdict {verdict!r} must be one of {', '.join(VERDICTS)}")
     if output_dir() is None:
-        print(f"[check] {verdict:<12} {name}: {detail}")
-    _append(CHECKS_FILE, {"name": name, "verdict": verdict, "detail": detail, "link": link})
+        print(f"[check] {verdict:<12} {sentence or name + ': ' + detail}")
+    record = {"name": name, "verdict": verdict, "detail": detail, "link": link}
+    for key, value in (("sentence", sentence), ("evidence", evidence), ("fine_print", fine_print)):
+        if value:
+            record[key] = value
+    if reasons:
+        record["reasons"] = list(reasons)
+    _append(CHECKS_FILE, record)
+
+
+def _ms(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def slo_check(name: str, label: str, est: Any, deadline_ms: float, *, link: str = "") -> str:
+    """Decide and report "``label``, P99 within ``deadline_ms``" from an estimate in ms; return the verdict.
+
+    ``est`` is a QuantileEstimate (one run) or a RepeatedEstimate (several runs, whose
+    deciding interval is the wider of within-run and between-run). FAIL needs the lower
+    end above the deadline, PASS the upper end at or below it, else INCONCLUSIVE. A number
+    that is *invalid* for its method (throttling, overhead, no steady state) gets no
+    verdict; one invalid only for too few samples still FAILs when its lower end, which
+    exists, is above the deadline, and the item says that this bound is what decided it.
+    """
+    repeated = hasattr(est, "between")
+    q = est.within if repeated else est
+    j = est.judgement if repeated else judge(n=est.n, percentiles=(est.p,), confidence=est.confidence)
+    pname = f"P{est.p * 100:g}"
+    lo, hi = float(est.lower), float(est.upper)
+    head = f"{label}, {pname} within {deadline_ms:g} ms"
+    method_reasons = [r for r in j.reasons if "samples are fewer than" not in r]
+    if j.state is State.INVALID and method_reasons:
+        verdict, words = "NO_VERDICT", "no verdict, the measurement is invalid"
+    elif math.isfinite(lo) and lo > deadline_ms:
+        verdict, words = "FAIL", f"at least {_ms(lo)} ms"
+        if j.state is State.INVALID:
+            words += " (the lower bound exists and decides it, although too few samples bound the upper end)"
+    elif j.state is State.INVALID:
+        verdict, words = "NO_VERDICT", "no verdict, too few samples to bound it on both sides"
+    elif hi <= deadline_ms:
+        verdict, words = "PASS", f"at most {_ms(hi)} ms"
+    else:
+        verdict, words = "INCONCLUSIVE", (f"between {_ms(lo)} and {_ms(hi)} ms" if math.isfinite(hi)
+                                          else f"at least {_ms(lo)} ms, no upper bound yet")
+    sentence = f"{head}: {words}" if verdict == "NO_VERDICT" else f"{head}: {verdict}, {words}"
+    conf = f"{q.confidence:.0%}"
+    evidence = f"{pname} = {_ms(est.value)} ms, {conf} interval [{_ms(lo)}, {_ms(hi)}] ms"
+    if repeated and est.between.known:
+        evidence += (f" (the wider of the within-run [{_ms(q.lower)}, {_ms(q.upper)}] and the between-run "
+                     f"[{_ms(est.between.lower)}, {_ms(est.between.upper)}] over {est.runs} processes)")
+    if j.state is not State.VALID:
+        evidence += f"; the number is {j.state.value}"
+    fine = (f"nearest rank (0-based index floor(n·p)) = rank {q.rank} of n = {q.n:,}; exact order-statistic "
+            f"interval ranks {q.lower_rank} and {q.upper_rank}; verdict from the deciding interval; rule {j.rule}")
+    check(name, verdict, f"{sentence}. {evidence}", link=link, sentence=sentence, evidence=evidence,
+          fine_print=fine, reasons=j.reasons)
+    return verdict
 
 
 def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
