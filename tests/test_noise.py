@@ -17,6 +17,7 @@ from edgetiming.measure import sentinel as snt
 from edgetiming.measure.closedloop import TARGET_BLOCKS, closed_loop
 from edgetiming.measure.openloop import Periodic, open_loop
 from edgetiming.results import figures, report
+from edgetiming.run import executor
 from edgetiming.site import fleet_pages
 from edgetiming.stats import validity
 
@@ -323,3 +324,15 @@ def test_runner_page_section_shows_a_selftest(tmp_path):
     assert "| Interval coverage P50 / P90 / P99 | 90% / 64% / 1% of 22 draws (nominal 95%) |" in text
     (tmp_path / "selftest.json").write_text("{")
     assert "unreadable" in "\n".join(fleet_pages.selftest_section(tmp_path / "selftest.json"))
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
+def test_run_with_a_selftest_stores_it_in_the_runners_bundle(tmp_path):
+    recipe = Path(__file__).parent / "fixtures" / "recipes" / "passes.py"
+    code = cli.main(["run", str(recipe), "--results", str(tmp_path / "r"), "--runner", "noisy",
+                     "--selftest-s", "1"])
+    assert code == 0
+    rep = json.loads((tmp_path / "r" / "noisy" / "selftest.json").read_text())
+    assert rep["requested_duration_s"] == 1.0 and rep["verdict"]["state"] in ("quiet", "busy", "throttled",
+                                                                              "disturbed")
+    assert executor.RunOptions().selftest_s is None  # opt-in: plain `edgetiming run` runs none
