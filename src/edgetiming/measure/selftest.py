@@ -225,13 +225,13 @@ def format_report(rep: dict[str, Any]) -> str:
     t, e, c, i = rep["timer"], rep["error_us"], rep["coverage"], rep["interference"]
     bs = i.get("busy_share")
     lines = [
-        f"timer: {t['clock']}, stated resolution {t['stated_resolution_ns']:g} ns, smallest step "
-        f"{t['smallest_step_ns']} ns, cost {t['cost_ns_p50']:.0f} ns (median of {t['pairs']:,} pairs)",
+        (f"timer: {t['clock']}, stated resolution {t['stated_resolution_ns']:g} ns, smallest step "
+         f"{t['smallest_step_ns']} ns, cost {t['cost_ns_p50']:.0f} ns (median of {t['pairs']:,} pairs)"),
         f"workload: {rep['workload']['calls']:,} busy-waits, lognormal, median {rep['workload']['median_us']:g} us",
-        f"per-call error (measured - intended): P50 {e['p50']:.1f} us, P90 {e['p90']:.1f} us, "
-        f"P99 {e['p99']:.1f} us, max {e['max']:.1f} us",
-        f"interval coverage over {c['draws']} draws of {c['n_per_draw']}: P50 {c['p50']:.0%}, "
-        f"P90 {c['p90']:.0%}, P99 {c['p99']:.0%} (nominal {c['nominal']:.0%})",
+        (f"per-call error (measured - intended): P50 {e['p50']:.1f} us, P90 {e['p90']:.1f} us, "
+         f"P99 {e['p99']:.1f} us, max {e['max']:.1f} us"),
+        (f"interval coverage over {c['draws']} draws of {c['n_per_draw']}: P50 {c['p50']:.0%}, "
+         f"P90 {c['p90']:.0%}, P99 {c['p99']:.0%} (nominal {c['nominal']:.0%})"),
         "interference: " + (f"other work held {bs:.1%} of CPUs {i.get('cpus')}, steal {i.get('steal_s')} s, "
                             f"up to {i.get('procs_running_max')} runnable, {i.get('involuntary_ctxt')} "
                             f"involuntary context switches, frequency {i.get('freq_mhz_range')}, "

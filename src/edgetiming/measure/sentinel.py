@@ -33,7 +33,6 @@ Example
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -253,7 +252,7 @@ def shift(before: np.ndarray, after: np.ndarray, confidence: float = 0.95) -> Sh
     d = np.sort((a[:, None] - b[None, :]).ravel())
     n1, n2, m = a.size, b.size, d.size
     z = float(_sps.norm.ppf(0.5 + confidence / 2))
-    k = int(math.floor(n1 * n2 / 2 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0)))
+    k = math.floor(n1 * n2 / 2 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0))
     lo = math.exp(d[k]) if k >= 0 else 0.0
     hi = math.exp(d[m - 1 - k]) if k >= 0 else math.inf
     return Shift(math.exp(float(np.median(d))), lo, hi, confidence)

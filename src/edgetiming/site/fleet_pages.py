@@ -175,16 +175,16 @@ def selftest_section(path: Path) -> list[str]:
     rows = [
         ("Verdict", v["text"]),
         ("Run", f"{rep['started_at']}, {rep['duration_s']:.0f} s, {rep['workload']['calls']:,} busy-waits of known length"),
-        ("Timer", f"{rep['timer']['clock']}: smallest step {rep['timer']['smallest_step_ns']} ns, "
-                  f"cost {rep['timer']['cost_ns_p50']:.0f} ns"),
+        ("Timer", (f"{rep['timer']['clock']}: smallest step {rep['timer']['smallest_step_ns']} ns, "
+                   f"cost {rep['timer']['cost_ns_p50']:.0f} ns")),
         ("Per-call error P50 / P99", f"{e['p50']:.1f} us / {e['p99']:.1f} us"),
-        ("Interval coverage P50 / P90 / P99", f"{c['p50']:.0%} / {c['p90']:.0%} / {c['p99']:.0%} of "
-                                              f"{c['draws']} draws (nominal {c['nominal']:.0%})"),
+        ("Interval coverage P50 / P90 / P99", (f"{c['p50']:.0%} / {c['p90']:.0%} / {c['p99']:.0%} of "
+                                               f"{c['draws']} draws (nominal {c['nominal']:.0%})")),
         ("Other work on the CPUs", f"{bs:.1%}" if isinstance(bs, (int, float)) else bs),
     ]
     return ["", "## Self-test", "",
-            "`edgetiming selftest` timed busy-waits of known length on this runner before its recipes ran "
-            "and checked the harness against the truth:", "", "| Check | Result |", "|---|---|",
+            ("`edgetiming selftest` timed busy-waits of known length on this runner before its recipes "
+             "ran and checked the harness against the truth:"), "", "| Check | Result |", "|---|---|",
             *[f"| {k} | {_cell(val)} |" for k, val in rows]]
 
 
