@@ -1,4 +1,4 @@
-"""The ``edgetiming`` command line, in workflow order: run, site, serve, validate, compare.
+"""The ``edgetiming`` command line, in workflow order: selftest, run, site, serve, validate, compare.
 
 Every command exits non-zero on failure with a message naming the file and the fix.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgetiming.casestudies import model as casestudy
 from edgetiming.host import fingerprint
+from edgetiming.measure import selftest
 from edgetiming.results import bundlecompare, rejudge, store
 from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
@@ -43,6 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides=overrides,
         timeout_cell_s=args.timeout_cell,
         timeout_recipe_s=args.timeout_recipe,
+        selftest_s=args.selftest_s,
     )
     try:
         outcomes = executor.run_recipes(paths, options, ConsoleProgress())
@@ -60,6 +62,18 @@ def _run(args: argparse.Namespace) -> int:
     for o in failed:
         print(f"\n--- {o.recipe}: {o.status}\n{o.detail}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    if args.duration_s <= 0:
+        print(f"error: --duration-s must be > 0, got {args.duration_s}", file=sys.stderr)
+        return 2
+    print(f"self-test: about {args.duration_s:g} s of busy-waits of known length...", flush=True)
+    rep = selftest.run_selftest(args.duration_s)
+    print(selftest.format_report(rep))
+    if args.json:
+        print(f"report written to {selftest.write_json(rep, args.json)}")
+    return 0
 
 
 def _results_dirs(args: argparse.Namespace) -> list[Path]:
@@ -158,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    st = sub.add_parser("selftest", help="check whether this machine is quiet enough to measure a P99 right now")
+    st.add_argument("--duration-s", type=float, default=60.0, help="how long to run (default: 60)")
+    st.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+    st.set_defaults(func=_selftest)
+
     run = sub.add_parser("run", help="execute recipes on this machine and write results bundles")
     run.add_argument("recipes", nargs="*", help="recipe files (default: every recipes/*.py)")
     run.add_argument("--recipes-dir", default="recipes", help="where to discover recipes (default: recipes)")
@@ -169,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a recipe parameter")
     run.add_argument("--timeout-cell", type=float, metavar="S", help="per-cell timeout in seconds")
     run.add_argument("--timeout-recipe", type=float, metavar="S", help="per-recipe timeout in seconds")
+    run.add_argument("--selftest-s", type=float, metavar="S",
+                     help="first run `edgetiming selftest` for S seconds and store it as <results>/<runner>/selftest.json")
     run.set_defaults(func=_run)
 
     for name, helptext in (("site", "build the static site from results bundles"), ("serve", "preview the site with live reload")):

@@ -31,13 +31,14 @@ import pickle
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import (
     NOT_AVAILABLE,
     ResourceMeter,
@@ -46,6 +47,14 @@ from edgetiming.host.resources import (
     throttle_signals,
 )
 from edgetiming.measure.isolation import model_source, run_child
+from edgetiming.measure.sentinel import (
+    SENTINEL_CALLS_PER_BLOCK,
+    Sentinel,
+    SentinelSeries,
+    block_medians,
+    block_ratio,
+    normalised_quantile,
+)
 from edgetiming.measure.session import (
     SessionConfig,
     config_of,
@@ -299,6 +308,33 @@ class ClosedLoopRun:
     started_at: str = ""
     isolated: bool = False
     pid: int = field(default_factory=os.getpid)
+    interference: InterferenceTable | None = None
+    sentinel: SentinelSeries | None = None
+
+    @property
+    def busy_share(self) -> float | None:
+        """Share of the measured CPUs other work held during the steady blocks
+        (:mod:`edgetiming.host.interference`); None where it was not measured."""
+        return None if self.interference is None else self.interference.busy_share
+
+    def block_medians(self) -> Any:
+        """Model and sentinel median per steady block (:class:`~edgetiming.measure.sentinel.BlockMedians`)."""
+        if self.sentinel is None or self.interference is None:
+            raise ValueError("this run has no sentinel: measure with sentinel=True")
+        t = self.interference
+        return block_medians(self.latency_ns, t.iter_start, t.iter_end, self.sentinel, steady_from=t.steady_from)
+
+    def sentinel_ratio(self) -> Any:
+        """Median over steady blocks of model median / sentinel median, with its interval over blocks."""
+        return block_ratio(self.block_medians(), self.confidence)
+
+    def normalised_quantile_ci(self, p: float) -> Any:
+        """The ``p`` quantile of the model samples in sentinel units (each / its block's sentinel median)."""
+        if self.sentinel is None or self.interference is None:
+            raise ValueError("this run has no sentinel: measure with sentinel=True")
+        t = self.interference
+        return normalised_quantile(self.latency_ns, t.iter_start, t.iter_end, self.sentinel, p,
+                                   steady_from=t.steady_from, confidence=self.confidence)
 
     @property
     def is_warmup(self) -> np.ndarray:
@@ -352,6 +388,7 @@ class ClosedLoopRun:
             n=int(self.steady_ns.size), percentiles=(p,), confidence=self.confidence,
             overhead_ns=None if self.overhead is None else self.overhead.per_iter_ns,
             p50_ns=self.p50_ns if self.steady_ns.size else None, throttle_seen=self.throttle_seen,
+            interference=self.busy_share,
             notes=(f"CV {self.summary.cv:.1%} (jitter, reported not judged)",) if self.steady_ns.size > 1 else ())
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,6 +418,10 @@ class ClosedLoopRun:
             "started_at": self.started_at,
             "isolated": self.isolated,
             "pid": self.pid,
+            "interference": None if self.interference is None else self.interference.summary(),
+            "sentinel": None if self.sentinel is None else {
+                "description": self.sentinel.description, "calls": int(self.sentinel.latency_ns.size),
+                "ratio": self.sentinel_ratio().to_dict()},
         }
 
     def report(self, name: str, *, percentiles: tuple[float, ...] = (0.5, 0.9, 0.99)) -> None:
@@ -389,6 +430,8 @@ class ClosedLoopRun:
         report.samples(name, self.latency_ns, unit="ns", description=(
             f"closed-loop latency per iteration ({self.call_path}), int64 ns, in order; the first "
             f"{self.warmup_iters} are warmup"))
+        busy = (None if self.interference is None
+                else self.interference.busy_note(validity.INTERFERENCE_LIMIT))
         ps = sorted(set(percentiles) | {self.target_percentile})
         for p in ps:
             q = self.quantile_ci(p)
@@ -396,9 +439,13 @@ class ClosedLoopRun:
             report.metric(
                 f"{name}.{label}_ms", q.value / 1e6, unit="ms", n=q.n,
                 ci=(q.lower / 1e6, q.upper / 1e6) if q.bounded else None,
-                judgement=self.judgement(p),
+                judgement=self.judgement(p), note=busy or "",
                 description=f"closed-loop {label} (nearest rank) with its "
                             f"{self.confidence:.0%} distribution-free CI")
+        if self.interference is not None:
+            _report_interference(name, self.interference, busy)
+        if self.sentinel is not None:
+            _report_sentinel(self, name, ps, busy)
         if self.overhead_fraction is not None:
             report.metric(f"{name}.overhead_fraction", self.overhead_fraction,
                           judgement=validity.judge(overhead_ns=self.overhead.per_iter_ns, p50_ns=self.p50_ns),
@@ -410,68 +457,158 @@ class ClosedLoopRun:
                       description="peak resident memory of the measuring process")
 
 
+def _report_interference(name: str, table: InterferenceTable, busy: str | None) -> None:
+    for col in ("t_start_ns", "t_end_ns", "iter_start", "iter_end", "others_cpu_s", "self_cpu_s",
+                "steal_s", "busy_share", "procs_running", "voluntary_ctxt", "involuntary_ctxt",
+                "freq_mhz", "temp_c"):
+        unit = "ns" if col.endswith("_ns") else "s" if col.endswith("_s") else ""
+        report.samples(f"{name}.interference.{col}", table.columns[col], unit=unit, description=(
+            f"interference telemetry per block ({col}); blocks before row {table.steady_from} are "
+            "warmup; -1 or NaN = not available (edgetiming.host.interference)"))
+    bs = table.busy_share
+    report.metric(f"{name}.busy_share", bs, n=table.n_blocks,
+                  judgement=validity.judge(interference=bs), note=busy or "",
+                  description="share of the measured CPUs that other work held during the run "
+                              "(other processes' and guests' CPU time / (wall time x CPUs))")
+
+
+def _report_sentinel(run: ClosedLoopRun, name: str, ps: list[float], busy: str | None) -> None:
+    assert run.sentinel is not None
+    report.samples(f"{name}.sentinel", run.sentinel.latency_ns, unit="ns", description=(
+        f"sentinel latency per call ({run.sentinel.description}), int64 ns, in order, "
+        f"{SENTINEL_CALLS_PER_BLOCK} after each block"))
+    report.samples(f"{name}.sentinel_block", run.sentinel.block, unit="", description=(
+        "the interference-table row (block) each sentinel call followed"))
+    r = run.sentinel_ratio()
+    report.metric(f"{name}.per_sentinel", r.value, n=r.n_blocks,
+                  ci=(r.lower, r.upper) if r.bounded else None, judgement=run.judgement(0.5),
+                  note=busy or "", description=(
+                      "model block median / sentinel block median: median over blocks with its "
+                      f"{r.confidence:.0%} order-statistic interval over blocks"))
+    for p in ps:
+        q = run.normalised_quantile_ci(p)
+        label = f"p{p * 100:g}"
+        report.metric(f"{name}.{label}_per_sentinel", q.value, n=q.n,
+                      ci=(q.lower, q.upper) if q.bounded else None, judgement=run.judgement(p),
+                      note=busy or "", description=(
+                          f"closed-loop {label} in sentinel units: each sample / the sentinel median of "
+                          "its block (nearest rank, exact interval)"))
+
+
 # --------------------------------------------------------------------------- driver
+TARGET_BLOCKS = 40  # a run is cut into about this many blocks: telemetry and sentinel per block
+ADAPTIVE_BLOCK_NS = 250_000_000  # block length when only a CI width says when to stop
+
+
 def _drive(
     loop: Callable[..., None], a: Any, b: Any, *, warmup_iters: int, iters: int | None,
     duration_s: float | None, target_percentile: float, target_rel_ci_width: float | None,
-    max_iters: int, confidence: float,
-) -> tuple[np.ndarray, str, ResourceUsage]:
+    max_iters: int, confidence: float, sentinel: Callable[[], Any] | None = None,
+) -> tuple[np.ndarray, str, ResourceUsage, InterferenceTable, SentinelSeries | None]:
     if iters is None and duration_s is None and target_rel_ci_width is None:
         raise ValueError("give iters, duration_s or target_rel_ci_width to say when to stop")
     capacity = iters if iters is not None else max_iters
     out = np.empty(warmup_iters + capacity, dtype=np.int64)
+    perf = time.perf_counter_ns
+    sent_ns: list[int] = []
+    sent_block: list[int] = []
+    sent_warm = np.empty(3 if sentinel else 0, dtype=np.int64)
+    for i in range(sent_warm.size):
+        t = perf()
+        sentinel()  # type: ignore[misc]
+        sent_warm[i] = perf() - t
+    sent_cpu_ns = 0
+    interference = InterferenceMeter()
+    interference.mark(0)
     loop(out, 0, warmup_iters, a, b)
     n, end = warmup_iters, warmup_iters + capacity
+    if warmup_iters:
+        interference.mark(n)
+
+    def boundary() -> None:
+        """End of a block: the sentinel's calls for it, then the telemetry mark (never inside a block)."""
+        nonlocal sent_cpu_ns
+        if sentinel is not None:
+            c0 = time.process_time_ns()
+            block = len(interference.snaps) - 1
+            for _ in range(SENTINEL_CALLS_PER_BLOCK):
+                t = perf()
+                sentinel()
+                sent_ns.append(perf() - t)
+                sent_block.append(block)
+            sent_cpu_ns += time.process_time_ns() - c0
+        interference.mark(n)
+
     meter = ResourceMeter()
     with meter:
         if iters is not None and target_rel_ci_width is None and duration_s is None:
-            loop(out, n, end, a, b)
-            n, reason = end, "count"
+            block_iters = max(1, -(-capacity // TARGET_BLOCKS))
+            while n < end:
+                step = min(block_iters, end - n)
+                loop(out, n, n + step, a, b)
+                n += step
+                boundary()
+            reason = "count"
         else:
             min_n = stats.min_samples(target_percentile, confidence) if target_rel_ci_width else 0
-            t_stop = time.perf_counter_ns() + int(duration_s * 1e9) if duration_s else None
+            t_stop = perf() + int(duration_s * 1e9) if duration_s else None
+            block_ns = duration_s * 1e9 / TARGET_BLOCKS if duration_s else ADAPTIVE_BLOCK_NS
             chunk, reason = 16, ""
             while not reason:
                 step = min(chunk, end - n)
-                if t_stop is not None and n > warmup_iters:  # size the chunk to ~the time left
+                if n > warmup_iters:
                     mean_ns = max(float(out[warmup_iters:n].mean()), 1.0)
-                    step = max(1, min(step, int((t_stop - time.perf_counter_ns()) / mean_ns) + 1))
+                    step = max(1, min(step, int(block_ns / mean_ns)))  # one block at most
+                    if t_stop is not None:  # size the chunk to ~the time left
+                        step = max(1, min(step, int((t_stop - perf()) / mean_ns) + 1))
                 loop(out, n, n + step, a, b)
                 n += step
+                boundary()
                 chunk = min(max(chunk, (n - warmup_iters) // 4), 100_000)
                 if target_rel_ci_width is not None and n - warmup_iters >= min_n:
                     q = stats.quantile_ci(out[warmup_iters:n], target_percentile, confidence)
                     width = (q.upper - q.lower) / q.value if q.value > 0 else float("inf")
                     if q.bounded and width <= target_rel_ci_width:
                         reason = "ci_width"
-                if not reason and t_stop is not None and time.perf_counter_ns() >= t_stop:
+                if not reason and t_stop is not None and perf() >= t_stop:
                     reason = "max_duration" if target_rel_ci_width is not None else "duration"
                 if not reason and n >= end:
                     reason = "count" if iters is not None else "max_iters"
-    return out[:n].copy() if n < out.size else out, reason, meter.usage(n - warmup_iters)
+    usage = meter.usage(n - warmup_iters)
+    series = None
+    if sentinel is not None:
+        # the sentinel's CPU time is not the model's: take it out of the per-inference cost
+        usage = replace(usage, user_s=max(usage.user_s - sent_cpu_ns / 1e9, 0.0))
+        series = SentinelSeries(np.array(sent_ns, dtype=np.int64), np.array(sent_block, dtype=np.int64),
+                                getattr(sentinel, "describe", lambda: {"kind": "callable", "callable": getattr(
+                                    sentinel, "__qualname__", repr(sentinel))})(), sent_warm)
+    table = interference.table(steady_from_iter=warmup_iters)
+    return out[:n].copy() if n < out.size else out, reason, usage, table, series
 
 
 def _measure(
     loop: Callable[..., None], a: Any, b: Any, *, call_path: str, settings: dict[str, Any],
     overhead: OverheadEstimate | bool, overhead_config: SessionConfig | None,
     cpu_affinity: list[int] | None, warmup_iters: int, target_percentile: float,
-    confidence: float, target_rel_ci_width: float | None, **stop: Any,
+    confidence: float, target_rel_ci_width: float | None,
+    sentinel: bool | Callable[[], Any] | None = None, **stop: Any,
 ) -> ClosedLoopRun:
     est = (_cached_overhead(call_path, overhead_config) if overhead is True
            else overhead or None)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     before = throttle_signals()
     with pinned_affinity(cpu_affinity) as aff, timing_gc_off() as gc_info:
-        latency, reason, usage = _drive(
+        latency, reason, usage, table, series = _drive(
             loop, a, b, warmup_iters=warmup_iters, target_percentile=target_percentile,
-            target_rel_ci_width=target_rel_ci_width, confidence=confidence, **stop)
+            target_rel_ci_width=target_rel_ci_width, confidence=confidence,
+            sentinel=Sentinel() if sentinel is True else (sentinel or None), **stop)
     after = throttle_signals()
     seen, reasons = throttle_seen(before, after)
     return ClosedLoopRun(
         latency, warmup_iters, reason, call_path, settings, est if isinstance(est, OverheadEstimate)
         else None, usage, {"seen": seen, "reasons": reasons, "before": before.to_dict(),
                            "after": after.to_dict()}, aff, gc_info, target_percentile,
-        confidence, target_rel_ci_width, started)
+        confidence, target_rel_ci_width, started, interference=table, sentinel=series)
 
 
 def closed_loop(
@@ -486,6 +623,7 @@ def closed_loop(
     confidence: float = 0.95,
     cpu_affinity: list[int] | None = None,
     overhead: OverheadEstimate | bool = True,
+    sentinel: bool | Callable[[], Any] = False,
 ) -> ClosedLoopRun:
     """Time ``fn()`` back to back, one call at a time.
 
@@ -501,6 +639,14 @@ def closed_loop(
     cpu_affinity : CPU ids to pin the process to while timing; None leaves it alone.
     overhead : True measures the no-op overhead of this call path (once per process),
         False skips it, or pass an :class:`OverheadEstimate`.
+    sentinel : True times the fixed sentinel workload (:class:`~edgetiming.measure.sentinel.Sentinel`,
+        ~1 ms) ``SENTINEL_CALLS_PER_BLOCK`` times after every block of the run, so the
+        model can be read in sentinel units (``run.sentinel_ratio()``); a callable is
+        timed instead of the default sentinel; False times none.
+
+    The run is cut into about ``TARGET_BLOCKS`` blocks; at every block boundary (never
+    inside a block) the interference telemetry of :mod:`edgetiming.host.interference`
+    is read, and ``run.interference`` holds its per-block table.
 
     Example
     -------
@@ -514,7 +660,7 @@ def closed_loop(
                     cpu_affinity=cpu_affinity, warmup_iters=warmup_iters,
                     target_percentile=target_percentile, confidence=confidence,
                     target_rel_ci_width=target_rel_ci_width, iters=iters,
-                    duration_s=duration_s, max_iters=max_iters)
+                    duration_s=duration_s, max_iters=max_iters, sentinel=sentinel)
 
 
 def session_loop(
@@ -535,6 +681,7 @@ def session_loop(
     confidence: float = 0.95,
     cpu_affinity: list[int] | None = None,
     overhead: OverheadEstimate | bool = True,
+    sentinel: bool | Callable[[], Any] = False,
 ) -> ClosedLoopRun:
     """Closed-loop timing of ``session.run(None, feeds)`` (or ``run_with_iobinding``).
 
@@ -561,7 +708,8 @@ def session_loop(
     loop_kw: dict[str, Any] = {
         "warmup_iters": warmup_iters, "iters": iters, "duration_s": duration_s,
         "target_percentile": target_percentile, "target_rel_ci_width": target_rel_ci_width,
-        "max_iters": max_iters, "confidence": confidence, "cpu_affinity": cpu_affinity}
+        "max_iters": max_iters, "confidence": confidence, "cpu_affinity": cpu_affinity,
+        "sentinel": sentinel}
     if isolate:
         return isolated_session_loop(session, feeds, input_shapes=input_shapes,
                                      session_config=session_config, io_binding=io_binding,

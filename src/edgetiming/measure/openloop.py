@@ -37,8 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import ResourceMeter, ResourceUsage, throttle_seen, throttle_signals
-from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, timing_gc_off
+from edgetiming.measure.closedloop import (
+    RUN_SCHEMA_VERSION,
+    TARGET_BLOCKS,
+    _report_interference,
+    timing_gc_off,
+)
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats import validity
@@ -128,6 +134,14 @@ class OpenLoopRun:
     settings: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     started_at: str = ""
+    #: per-block telemetry; ``iter_start``/``iter_end`` are request indices, and
+    #: ``t0_ns`` (perf_counter_ns) puts the per-request times on the table's clock
+    interference: InterferenceTable | None = None
+    t0_ns: int = 0
+
+    @property
+    def busy_share(self) -> float | None:
+        return None if self.interference is None else self.interference.busy_share
 
     # -- per-request views --------------------------------------------------
     @property
@@ -251,6 +265,7 @@ class OpenLoopRun:
             "slo": None if self.deadline_ms is None else self.slo_verdict().to_dict(),
             "resources": self.resources.to_dict(), "throttle": self.throttle,
             "settings": self.settings, "started_at": self.started_at,
+            "interference": None if self.interference is None else self.interference.summary(),
         }
 
     def report(self, name: str) -> None:
@@ -260,6 +275,10 @@ class OpenLoopRun:
             report.samples(f"{name}.{part}", getattr(self, f"{part}_ns"), description=(
                 f"open-loop {part} time per request, int64 ns from t0; -1 = never (dropped)"))
         resp = self.response_ns
+        busy = (None if self.interference is None
+                else self.interference.busy_note(validity.INTERFERENCE_LIMIT))
+        if self.interference is not None:
+            _report_interference(name, self.interference, busy)
         for p in (0.5, 0.9, 0.99):
             if not resp.size:
                 break
@@ -268,7 +287,9 @@ class OpenLoopRun:
             report.metric(f"{name}.response_{label}_ms", q.value / 1e6, unit="ms", n=q.n,
                           ci=(q.lower / 1e6, q.upper / 1e6) if q.bounded else None,
                           judgement=validity.judge(n=q.n, percentiles=(p,), confidence=self.confidence,
-                                                      throttle_seen=bool(self.throttle.get("seen", False))), description=f"open-loop response time {label}"
+                                                      throttle_seen=bool(self.throttle.get("seen", False)),
+                                                      interference=self.busy_share), note=busy or "",
+                          description=f"open-loop response time {label}"
                           " from the intended start (nearest rank)")
         report.metric(f"{name}.dropped", self.n_dropped, n=self.n_requests,
                       description="requests dropped (queue full or already late)")
@@ -331,7 +352,10 @@ def open_loop(
     errors: list[BaseException] = []
     t0 = 0
 
+    worker_tids: list[int] = []
+
     def work() -> None:
+        worker_tids.append(threading.get_native_id())
         while (k := q.get()) is not None:
             start = perf() - t0
             if drop_late and deadline_ns is not None and start - intended[k] > deadline_ns:
@@ -350,10 +374,17 @@ def open_loop(
     threads = [threading.Thread(target=work, name=f"open-loop-worker-{w}", daemon=True)
                for w in range(workers)]
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    block = max(1, -(-n_requests // TARGET_BLOCKS))
     with timing_gc_off(), meter:
         for th in threads:
             th.start()
+        while len(worker_tids) < workers:
+            time.sleep(0.0005)
+        # telemetry of the workers' context switches, read by the dispatcher right after it
+        # enqueued a block's last request (never per request)
+        interference = InterferenceMeter(tids=worker_tids)
         t0 = perf() + int(start_delay_ms * 1e6)
+        interference.mark(0)
         for k in range(n_requests):
             # Sleep only: a spinning dispatcher would hold the GIL and a core from the workers.
             while (wait := t0 + int(intended[k]) - perf()) > 0:
@@ -365,10 +396,13 @@ def open_loop(
                 drop_kind[k] = 1
             if errors:
                 break
+            if (k + 1) % block == 0 and k + 1 < n_requests:
+                interference.mark(k + 1)
         for _ in threads:
             q.put(None)
         for th in threads:
             th.join()
+        interference.mark(n_requests)
     if errors:
         raise errors[0]
     seen, reasons = throttle_seen(before, throttle_signals())
@@ -377,4 +411,4 @@ def open_loop(
         workers, max_queue, drop_late, warm, meter.usage(int((done >= 0).sum())),
         {"seen": seen, "reasons": reasons},
         {"switch_interval_s": sys.getswitchinterval(), "warmup_iters": warmup_iters,
-         "start_delay_ms": start_delay_ms}, confidence, started)
+         "start_delay_ms": start_delay_ms}, confidence, started, interference.table(), t0)

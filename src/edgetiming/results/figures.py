@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from numpy.typing import ArrayLike
 
+from edgetiming.host.interference import InterferenceTable
 from edgetiming.stats.quantiles import (
     LatencySummary,
     _fmt,
@@ -31,6 +32,7 @@ from edgetiming.stats.quantiles import (
     percentile_label,
     quantile_ci,
 )
+from edgetiming.stats.validity import INTERFERENCE_LIMIT
 
 __all__ = [
     "log_ticks",
@@ -41,6 +43,7 @@ __all__ = [
     "png_bytes",
     "tail_plot",
     "timeline",
+    "timeline_with_interference",
     "use_style",
     "waterfall",
 ]
@@ -552,4 +555,107 @@ def compare_configs(
         ax.set_xlabel(f"{name} latency (ms), {conf:.0%} CI")
         ax.set_ylabel("configuration")
         ax.set_title(title or f"{name} latency by configuration")
+    return fig, alt
+
+
+def _sample_times_ns(latency_ns: np.ndarray, table: InterferenceTable) -> np.ndarray:
+    """End time of each closed-loop call: its block's start plus the calls before it in the block."""
+    t = np.full(latency_ns.size, np.nan)
+    for a, b, t0 in zip(table.iter_start.tolist(), table.iter_end.tolist(), table.t_start_ns.tolist()):
+        b = min(b, latency_ns.size)
+        if b > a:
+            t[a:b] = t0 + np.cumsum(latency_ns[a:b], dtype=np.float64)
+    return t
+
+
+def timeline_with_interference(
+    latency_ns: ArrayLike,
+    table: InterferenceTable,
+    *,
+    sample_times_ns: ArrayLike | None = None,
+    warmup_end: int | None = None,
+    deadline_ms: float | None = None,
+    limit: float = INTERFERENCE_LIMIT,
+    title: str = "",
+) -> tuple[Figure, str]:
+    """Latency over time with the interference strip under it, on one time axis (s).
+
+    ``table`` is a run's :class:`~edgetiming.host.interference.InterferenceTable`
+    (``run.interference``). For a closed loop the time of each sample is its block's
+    start plus the latencies before it in the block (the loop's own cost between
+    calls, tens of ns, is left out); an open loop passes ``sample_times_ns`` (e.g.
+    ``run.t0_ns + run.intended_ns``), on the same ``perf_counter_ns`` clock. The
+    strip shows, per block, the share of the measured CPUs other work held, with
+    the validity limit as a dashed line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from edgetiming.host.interference import InterferenceTable
+    >>> cols = {"t_start_ns": np.array([0, 10_000_000]), "t_end_ns": np.array([10_000_000, 20_000_000]),
+    ...         "iter_start": np.array([0, 10]), "iter_end": np.array([10, 20]),
+    ...         "busy_share": np.array([0.0, 0.5]), "others_cpu_s": np.array([0.0, 0.01]),
+    ...         "involuntary_ctxt": np.array([0, 3])}
+    >>> fig, alt = timeline_with_interference(np.full(20, 1e6), InterferenceTable(cols, [0, 1], {"proc_stat": True}))
+    >>> alt.split(";")[1].strip()
+    'other work held the measured CPUs for 25% of the run (limit 10%), at most 50% in one block'
+    """
+    x_all = np.asarray(latency_ns, dtype=np.float64).ravel()
+    if x_all.size == 0 or table.n_blocks == 0:
+        raise ValueError("latency_ns and the interference table must both be non-empty")
+    t_ns = (np.asarray(sample_times_ns, dtype=np.float64).ravel() if sample_times_ns is not None
+            else _sample_times_ns(x_all, table))
+    if t_ns.size != x_all.size:
+        raise ValueError(f"sample_times_ns has {t_ns.size} entries for {x_all.size} samples")
+    origin = float(table.t_start_ns[0])
+    keep = np.isfinite(t_ns) & np.isfinite(x_all)
+    ts, x = (t_ns[keep] - origin) / 1e9, x_all[keep] / _NS_PER_MS
+    t0 = (table.t_start_ns.astype(np.float64) - origin) / 1e9
+    t1 = (table.t_end_ns.astype(np.float64) - origin) / 1e9
+    share = np.nan_to_num(np.asarray(table.columns["busy_share"], dtype=np.float64), nan=0.0)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 5.0), layout="constrained", facecolor=_BG)
+        ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        top = max(quantile_ci(x, 0.999).value * 1.5 if x.size > 1 else float(x.max()) * 1.5,
+                  float(np.median(x)) * 1.1, 1e-9)
+        clipped = x > top
+        ax.plot(ts[~clipped], x[~clipped], ".", markersize=2, alpha=0.45, color=PALETTE[0],
+                rasterized=True, label="call")
+        if clipped.any():
+            ax.plot(ts[clipped], np.full(int(clipped.sum()), top), "^", markersize=4, color=_MISS,
+                    label=f"{int(clipped.sum()):,} above {_fmt(top)} ms")
+        if warmup_end and sample_times_ns is None and warmup_end < x_all.size:
+            w = (t_ns[warmup_end] - origin) / 1e9
+            if np.isfinite(w):
+                ax.axvspan(float(t0[0]), float(w), color=PALETTE[4], alpha=0.15, label="warmup")
+        if deadline_ms is not None:
+            ax.axhline(deadline_ms, color=_MISS, linestyle=":", label="deadline")
+        ax.set_ylim(0, top * 1.04)
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(title or "Latency over time, with what else the machine was doing")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=2)
+        over = share > limit
+        strip.bar(t0, share * 100, width=t1 - t0, align="edge", color=np.where(over, _MISS, PALETTE[5]),
+                  edgecolor="none", label="other work (% of measured CPUs)")
+        strip.axhline(limit * 100, color=_TEXT, linestyle="--", linewidth=1.0,
+                      label=f"limit {limit:.0%}")
+        strip.set_ylim(0, 100)
+        strip.set_xlim(float(t0[0]), float(t1[-1]))
+        strip.set_ylabel("busy (%)")
+        strip.set_xlabel("time since the start of the run (s)")
+        strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        bs = table.busy_share
+        alt = f"Latency of {x.size:,} calls over {float(t1[-1] - t0[0]):.1f} s, median {_fmt(float(np.median(x)))} ms"
+        if bs is None:
+            alt += "; interference not available on this machine"
+        else:
+            alt += (f"; other work held the measured CPUs for {bs:.0%} of the run (limit {limit:.0%}), "
+                    f"at most {float(share.max()):.0%} in one block")
+            if over.any():
+                alt += f"; {int(over.sum())} of {share.size} blocks over the limit, drawn in red"
+        if "involuntary_ctxt" in table.columns:
+            inv = int(np.clip(table.involuntary_ctxt, 0, None).sum())
+            alt += f"; {inv:,} involuntary context switches of the measuring thread"
+        if clipped.any():
+            alt += f"; {_count(int(clipped.sum()), 'call')} above {_fmt(top)} ms drawn at the top edge"
     return fig, alt

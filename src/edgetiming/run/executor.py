@@ -31,6 +31,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from edgetiming.host import fingerprint
+from edgetiming.measure import selftest
 from edgetiming.results import history, report, store
 from edgetiming.run import cache
 from edgetiming.run import recipe as recipes
@@ -63,6 +64,8 @@ class RunOptions:
     timeout_cell_s: float | None = None
     timeout_recipe_s: float | None = None
     kernel_name: str = "python3"
+    #: seconds of `edgetiming selftest` to run before the recipes (stored as selftest.json); None: none
+    selftest_s: float | None = None
 
 
 @dataclass
@@ -147,6 +150,9 @@ def run_recipes(paths: list[Path], options: RunOptions, progress: Progress | Non
     outcomes: list[RecipeOutcome] = []
     with _RunnerLock(runner_dir):
         store.atomic_write_json(runner_dir / "runner.json", fp)
+        if options.selftest_s:
+            # the machine's noise at the time of this run, shown on the runner page
+            selftest.write_json(selftest.run_selftest(options.selftest_s), runner_dir / "selftest.json")
         packages = cache.package_versions()
         git = _git_info(paths[0].resolve().parent if paths else Path.cwd())
         loaded: list[recipes.Recipe | recipes.RecipeError] = []

@@ -23,7 +23,7 @@ from typing import Any
 from edgetiming.host import fingerprint
 from edgetiming.results import figures, store
 
-__all__ = ["checklist_items", "cross_runner_html", "runner_page", "runners_index", "stale"]
+__all__ = ["checklist_items", "cross_runner_html", "runner_page", "runners_index", "selftest_section", "stale"]
 
 _EVALUATES = re.compile(r"<!--\s*evaluates:\s*([a-z0-9-]+)/([a-z0-9_.-]+)\s*-->")
 _TASK = re.compile(r"^\s*[-*] \[[ xX]\] (.*)$")
@@ -110,6 +110,7 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
     lines = [f"# Runner `{bundle.runner}`", "", *runner_diff.markdown(fp, others or []),
              "| Property | Value |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    lines += selftest_section(bundle.path / "selftest.json")
     lines += ["", "## Results on this runner", ""]
     if not bundle.results:
         lines.append("No results yet.")
@@ -159,6 +160,32 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
             verdict = check["verdict"] if check else "NOT_MEASURED"
             lines.append(f"| {_esc(title)} | {_cell(text)} | {_verdict_badge(verdict)} |")
     return "\n".join(lines) + "\n"
+
+
+def selftest_section(path: Path) -> list[str]:
+    """Markdown lines for the runner's self-test (``edgetiming selftest``), or none when it has none."""
+    if not path.is_file():
+        return []
+    try:
+        rep = json.loads(path.read_text(encoding="utf-8"))
+        v, e, c, i = rep["verdict"], rep["error_us"], rep["coverage"], rep["interference"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return ["", "## Self-test", "", f"{_esc(path)} is unreadable ({_esc(exc)}); re-run `edgetiming selftest`."]
+    bs = i.get("busy_share")
+    rows = [
+        ("Verdict", v["text"]),
+        ("Run", f"{rep['started_at']}, {rep['duration_s']:.0f} s, {rep['workload']['calls']:,} busy-waits of known length"),
+        ("Timer", (f"{rep['timer']['clock']}: smallest step {rep['timer']['smallest_step_ns']} ns, "
+                   f"cost {rep['timer']['cost_ns_p50']:.0f} ns")),
+        ("Per-call error P50 / P99", f"{e['p50']:.1f} us / {e['p99']:.1f} us"),
+        ("Interval coverage P50 / P90 / P99", (f"{c['p50']:.0%} / {c['p90']:.0%} / {c['p99']:.0%} of "
+                                               f"{c['draws']} draws (nominal {c['nominal']:.0%})")),
+        ("Other work on the CPUs", f"{bs:.1%}" if isinstance(bs, (int, float)) else bs),
+    ]
+    return ["", "## Self-test", "",
+            ("`edgetiming selftest` timed busy-waits of known length on this runner before its recipes "
+             "ran and checked the harness against the truth:"), "", "| Check | Result |", "|---|---|",
+            *[f"| {k} | {_cell(val)} |" for k, val in rows]]
 
 
 def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -> dict[str, tuple[str, str]]:
