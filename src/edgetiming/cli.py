@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from edgetiming.casestudies import model as casestudy
-from edgetiming.host import fingerprint
-from edgetiming.results import bundlecompare, store
+from edgetiming.host import envfault, fingerprint
+from edgetiming.results import bundlecompare, report, store
 from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
 from edgetiming.run.progress import ConsoleProgress, format_duration
@@ -48,6 +50,12 @@ def _run(args: argparse.Namespace) -> int:
         outcomes = executor.run_recipes(paths, options, ConsoleProgress())
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the results folder itself: read-only, full, not ours
+        _debug_traceback(args)
+        print("error: " + envfault.message(exc, doing="edgetiming run", where=args.results,
+                                           kept=f"everything already in {args.results}/ (nothing was written)",
+                                           flag="--results DIR"), file=sys.stderr)
         return 2
     width = max(len(o.recipe) for o in outcomes)
     print(f"\n{'recipe':<{width}}  {'status':<17} {'time':>7}  detail")
@@ -91,9 +99,16 @@ def _site(args: argparse.Namespace) -> int:
             primary_runner=_primary(args),
             run_mkdocs=not args.no_build,
             history_sources=args.history,
+            strict=args.strict,
         )
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        _debug_traceback(args)
+        print("error: " + envfault.message(exc, doing="edgetiming site", where=args.out,
+                                           kept=f"the previous site in {args.out}/, unchanged", flag="--out DIR"),
+              file=sys.stderr)
         return 1
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -131,7 +146,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     try:
         result = bundlecompare.compare_bundles(args.a, args.b, min_effect=args.min_effect)
-    except (store.StoreError, OSError) as exc:
+    except (store.StoreError, report.SamplesError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(result.text())
@@ -140,6 +155,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error message (a full disk, a read-only folder, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute recipes on this machine and write results bundles")
@@ -165,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "site":
             cmd.add_argument("--out", default="site", help="output folder (default: site)")
             cmd.add_argument("--no-build", action="store_true", help="generate pages only, do not run mkdocs")
+            cmd.add_argument("--strict", action="store_true",
+                             help="fail, naming the file first, when a result, runner.json or samples file in the "
+                                  "results is damaged (otherwise its recipe is shown as 'result damaged')")
             cmd.add_argument("--history", action="append", metavar="URL_OR_DIR",
                              help="an earlier published site (its address, or a built site folder) whose runner "
                                   "histories are carried into this one; a missing history is a fresh start, an "
@@ -185,8 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug_traceback(args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:  # the tracebacks behind one-line messages (edgetiming.run.guard logs them)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(message)s"))
+        logger = logging.getLogger("edgetiming")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     return int(args.func(args))
 
 
