@@ -145,7 +145,7 @@ def test_debug_shows_the_traceback(good_run, tmp_path):
 def test_a_second_run_at_the_same_time_is_refused(tmp_path):
     recipes = tmp_path / "recipes"
     recipes.mkdir()
-    (recipes / "slow.py").write_text(PASSES.read_text() + '\n# %%\nimport time\ntime.sleep(6)\n')
+    (recipes / "slow.py").write_text(PASSES.read_text() + '\n# %%\nimport time\ntime.sleep(4)\n')
     results = tmp_path / "results"
     first = start("run", recipes / "slow.py", "--runner", "fx", "--results", results)
     lock = results / "fx" / ".lock"
