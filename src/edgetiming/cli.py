@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from edgetiming.casestudies import model as casestudy
-from edgetiming.host import fingerprint
+from edgetiming.host import envfault, fingerprint
 from edgetiming.measure import selftest
-from edgetiming.results import bundlecompare, rejudge, store
+from edgetiming.results import bundlecompare, rejudge, report, store
 from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
 from edgetiming.run.progress import ConsoleProgress, format_duration
@@ -50,6 +52,12 @@ def _run(args: argparse.Namespace) -> int:
         outcomes = executor.run_recipes(paths, options, ConsoleProgress())
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the results folder itself: read-only, full, not ours
+        _debug_traceback(args)
+        print("error: " + envfault.message(exc, doing="edgetiming run", where=args.results,
+                                           kept=f"everything already in {args.results}/ (nothing was written)",
+                                           flag="--results DIR"), file=sys.stderr)
         return 2
     width = max(len(o.recipe) for o in outcomes)
     print(f"\n{'recipe':<{width}}  {'status':<17} {'time':>7}  detail")
@@ -110,6 +118,12 @@ def _site(args: argparse.Namespace) -> int:
     except site.SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        _debug_traceback(args)
+        print("error: " + envfault.message(exc, doing="edgetiming site", where=args.out,
+                                           kept=f"the previous site in {args.out}/, unchanged", flag="--out DIR"),
+              file=sys.stderr)
+        return 1
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     for line in report.claims:
@@ -161,7 +175,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     try:
         result = bundlecompare.compare_bundles(args.a, args.b, min_effect=args.min_effect)
-    except (store.StoreError, OSError) as exc:
+    except (store.StoreError, report.SamplesError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(result.text())
@@ -170,6 +184,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error message (a full disk, a read-only folder, ...)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     st = sub.add_parser("selftest", help="check whether this machine is quiet enough to measure a P99 right now")
@@ -203,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--out", default="site", help="output folder (default: site)")
             cmd.add_argument("--no-build", action="store_true", help="generate pages only, do not run mkdocs")
             cmd.add_argument("--strict", action="store_true",
-                             help="fail when a guide claim is contradicted or unsupported on the primary runner")
+                             help="fail, naming the file first, when a result, runner.json or samples file is "
+                                  "damaged, or when a guide claim is contradicted or unsupported on the primary runner")
             cmd.add_argument("--history", action="append", metavar="URL_OR_DIR",
                              help="an earlier published site (its address, or a built site folder) whose runner "
                                   "histories are carried into this one; a missing history is a fresh start, an "
@@ -227,8 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug_traceback(args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:  # the tracebacks behind one-line messages (edgetiming.run.guard logs them)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(message)s"))
+        logger = logging.getLogger("edgetiming")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     return int(args.func(args))
 
 

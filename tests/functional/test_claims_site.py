@@ -50,4 +50,4 @@ def test_a_planted_false_claim_is_listed_and_fails_strict_while_a_true_one_passe
                         primary_runner=primary, run_mkdocs=False, strict=True)
     index = json.loads((project / "build" / "results-index.json").read_text())
     rendered = [v for k, v in index["claims"].items() if "it is above" in k]
-    assert rendered and f"(as stated)" in rendered[0]
+    assert rendered and "(as stated)" in rendered[0]

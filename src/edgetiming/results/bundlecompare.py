@@ -69,12 +69,13 @@ def load_bundle(where: str | Path) -> Bundle:
             samples = {}
             for entry in result["samples"]:
                 data = zf.read(f"{result['run_dir']}/{entry['path']}")
-                samples[entry["name"]] = report.decode_samples(data)
+                samples[entry["name"]] = report.decode_samples(data, where=f"{path}!{result['run_dir']}/{entry['path']}")
         return Bundle(f"{path.name} ({result['runner']})", result, samples)
     result_path = path if path.name == "result.json" else path / "result.json"
     result = store.read_result(result_path, verify=True)
     samples = {
-        e["name"]: report.decode_samples((result_path.parent / result["run_dir"] / e["path"]).read_bytes())
+        e["name"]: report.decode_samples((result_path.parent / result["run_dir"] / e["path"]).read_bytes(),
+                                         where=result_path.parent / result["run_dir"] / e["path"])
         for e in result["samples"]
     }
     return Bundle(f"{result_path.parent} ({result['runner']})", result, samples)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgetiming.results import store
+from edgetiming.results import damage, store
 from edgetiming.stats import repeated
 
 __all__ = ["HISTORY_FILE", "HISTORY_SCHEMA_VERSION", "PUBLISHED_DIR", "HistoryError", "Regression", "append",
@@ -78,7 +78,7 @@ def _parse_line(line: str) -> tuple[dict[str, Any] | None, str]:
     try:
         entry = json.loads(line)
     except json.JSONDecodeError as exc:
-        return None, f"not JSON ({exc.msg})"
+        return None, f"not JSON: {damage.json_reason(exc)}"
     if not isinstance(entry, dict):
         return None, "expected a JSON object per line"
     version = entry.get("schema_version")

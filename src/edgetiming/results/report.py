@@ -23,6 +23,7 @@ import math
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -364,9 +365,25 @@ def encode_samples(array: np.ndarray) -> bytes:
     return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
 
 
-def decode_samples(data: bytes) -> np.ndarray:
-    """Inverse of :func:`encode_samples`."""
-    return np.load(io.BytesIO(gzip.decompress(data)), allow_pickle=False)
+class SamplesError(ValueError):
+    """A samples file that cannot be decoded; the message names the file and what is wrong."""
+
+
+def decode_samples(data: bytes, *, where: str | Path = "samples") -> np.ndarray:
+    """Inverse of :func:`encode_samples`; a damaged file raises :class:`SamplesError` naming ``where``."""
+    try:
+        raw = gzip.decompress(data)
+    except EOFError:
+        raise SamplesError(f"{where}: damaged: truncated gzip stream ({len(data)} bytes); restore it from git "
+                           "or re-run the recipe") from None
+    except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; a flipped bit fails the CRC
+        raise SamplesError(f"{where}: damaged: not a readable gzip stream ({exc}); restore it from git "
+                           "or re-run the recipe") from None
+    try:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise SamplesError(f"{where}: damaged: not a .npy array ({exc}); restore it from git "
+                           "or re-run the recipe") from None
 
 
 def _write_bytes(target: Path, data: bytes) -> None:

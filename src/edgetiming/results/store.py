@@ -33,6 +33,7 @@ from typing import Any
 import jsonschema
 
 from edgetiming.host.fingerprint import RUNNER_SCHEMA_VERSION
+from edgetiming.results import damage
 
 __all__ = [
     "RESULT_SCHEMA_VERSION",
@@ -56,7 +57,16 @@ _KNOWN = {"result": {1, RESULT_SCHEMA_VERSION}, "runner": {RUNNER_SCHEMA_VERSION
 
 
 class StoreError(Exception):
-    """A record on disk that cannot be used; the message names the file and the fix."""
+    """A record on disk that cannot be used; the message names the file and the fix.
+
+    ``path`` and ``reason`` name the unusable file and what is wrong with it, where known,
+    so a loader can report it as :class:`~edgetiming.results.damage.Damage`.
+    """
+
+    def __init__(self, message: str, *, path: Path | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
 
 
 def _fsync_dir(path: Path) -> None:
@@ -107,23 +117,27 @@ def validate_record(kind: str, record: dict[str, Any], *, where: str) -> None:
         known = ", ".join(str(v) for v in sorted(_KNOWN[kind]))
         raise StoreError(
             f"{where}: schema_version {version!r} is not one this edgetiming understands ({known}); "
-            "re-run the recipe with this version (`edgetiming run --force`) or upgrade edgetiming"
+            "re-run the recipe with this version (`edgetiming run --force`) or upgrade edgetiming",
+            path=Path(where), reason=f"schema_version {version!r} is not one this edgetiming understands ({known})",
         )
     validator = jsonschema.Draft202012Validator(schema(kind))
     errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         field_path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise StoreError(f"{where}: field {field_path}: {err.message}")
+        raise StoreError(f"{where}: field {field_path}: {err.message}", path=Path(where),
+                         reason=f"fails its schema: field {field_path}: {err.message}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StoreError(f"{path}: missing; run `edgetiming run` to create it") from None
+        raise StoreError(f"{path}: missing; run `edgetiming run` to create it", path=path, reason="missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{path}: not valid JSON ({exc}); delete the bundle folder and re-run") from None
+        reason = damage.json_reason(exc) if isinstance(exc, json.JSONDecodeError) else damage.decode_reason(exc)
+        raise StoreError(f"{path}: {reason}; restore it from git or re-run the recipe", path=path,
+                         reason=reason) from None
 
 
 def read_result(path: str | Path, *, verify: bool = False) -> dict[str, Any]:
@@ -164,11 +178,14 @@ def verify_files(bundle_dir: str | Path, record: dict[str, Any]) -> None:
     for entry in _named_files(record):
         target = run_dir / entry["path"]
         if not target.is_file():
-            raise StoreError(f"{target}: missing, but {bundle_dir / 'result.json'} names it; re-run the recipe")
+            raise StoreError(f"{target}: missing, but {bundle_dir / 'result.json'} names it; re-run the recipe",
+                             path=target, reason=f"missing, but {bundle_dir / 'result.json'} names it")
         if _sha256(target) != entry["sha256"]:
             raise StoreError(
                 f"{target}: sha256 differs from the one recorded in {bundle_dir / 'result.json'}: "
-                "the file was edited after the run; re-run the recipe instead of editing results"
+                "the file was edited after the run; re-run the recipe instead of editing results",
+                path=target, reason=f"sha256 differs from the one recorded in {bundle_dir / 'result.json'} "
+                                    "(edited or damaged after the run)",
             )
 
 
@@ -222,7 +239,7 @@ def load_results_dir(results_dir: str | Path, *, verify: bool = True) -> tuple[l
         try:
             fingerprint = read_runner(runner_dir / "runner.json")
         except StoreError as exc:
-            problems.append(str(exc))
+            problems.append(_damage(exc, "runner", runner_dir.name, None, results_dir))
             continue
         if fingerprint["runner"] != runner_dir.name:
             problems.append(
@@ -235,12 +252,26 @@ def load_results_dir(results_dir: str | Path, *, verify: bool = True) -> tuple[l
             try:
                 record = read_result(result_path, verify=verify)
             except StoreError as exc:
-                problems.append(str(exc))
+                problems.append(_damage(exc, "result", runner_dir.name, result_path.parent.name, results_dir))
                 continue
             bundle.results[record["recipe"]] = record
             bundle.sources[record["recipe"]] = runner_dir
         bundles.append(bundle)
     return bundles, problems
+
+
+def _damage(exc: StoreError, kind: str, runner: str, recipe: str | None, results_dir: Path) -> str:
+    """A loader's problem for an unusable file: a :class:`damage.Damage` where the file is known."""
+    if exc.path is None or exc.reason is None:
+        return str(exc)
+    kind = "samples" if kind == "result" and exc.path.name != "result.json" else kind
+    def shown(p: Path) -> Path:  # as a user would type it
+        return p.relative_to(Path.cwd()) if p.is_absolute() and p.is_relative_to(Path.cwd()) else p
+
+    path = shown(exc.path)
+    return damage.Damage(path, exc.reason, damage.restore_hint(path, runner=runner, recipe=recipe,
+                                                               results_dir=shown(results_dir)),
+                         kind=kind, runner=runner, recipe=recipe)
 
 
 def _result_rank(record: dict[str, Any]) -> tuple[bool, str, str]:

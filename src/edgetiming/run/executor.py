@@ -33,7 +33,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from edgetiming.host import fingerprint
 from edgetiming.measure import selftest
 from edgetiming.results import history, report, store
-from edgetiming.run import cache
+from edgetiming.run import cache, guard
 from edgetiming.run import recipe as recipes
 
 __all__ = [
@@ -177,8 +177,11 @@ def run_recipes(paths: list[Path], options: RunOptions, progress: Progress | Non
         for index, (path, item) in enumerate(zip(paths, loaded)):
             if isinstance(item, recipes.RecipeError):
                 outcome = RecipeOutcome(path.stem, path, "FAILED", detail=str(item))
-            else:
-                outcome = _run_one(item, index, options, fp, packages, git, runner_dir, progress)
+            else:  # a missing model or a full/read-only disk: one line, no half-written run left
+                outcome = guard.run_guarded(
+                    lambda item=item: _run_one(item, index, options, fp, packages, git, runner_dir, progress),
+                    item, runner_dir=runner_dir, quick=options.quick, overrides=options.overrides,
+                    failed=lambda text, item=item, path=path: RecipeOutcome(item.slug, path, "FAILED", detail=text))
             outcomes.append(outcome)
             progress.recipe_finished(index, outcome)
         progress.finish()
@@ -233,6 +236,7 @@ def _run_one(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     duration_s = time.monotonic() - t0
+    guard.raise_environment_fault(error)  # a full or read-only disk inside the kernel: keep the previous result
 
     status = "OK" if error is None else error["kind"]
     if recipe.expected_failure:

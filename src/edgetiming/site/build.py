@@ -28,7 +28,7 @@ from edgetiming.host import fingerprint
 from edgetiming.results import bundlecompare, history, store
 from edgetiming.results.report import figure_outputs
 from edgetiming.run import recipe as recipes
-from edgetiming.site import claims, fleet_pages, webbench
+from edgetiming.site import atomic, claims, damaged, fleet_pages, webbench
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -218,7 +218,11 @@ def generate(
     bundles, problems = store.merge_results_dirs(existing)
     problems += [f"{d}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"
                  for d in results_dirs if not Path(d).is_dir()]
+    first_damage = damaged.strict_message([p for p in problems if getattr(p, "runner", None) == primary_runner])
+    if primary_runner and primary_runner not in {b.runner for b in bundles} and first_damage:
+        raise SiteError(f"--primary {primary_runner!r}: {first_damage}")
     primary = _choose_primary(bundles, primary_runner)
+    damaged_results = damaged.by_recipe(problems, primary)
     earlier: dict[str, list[list[dict[str, Any]]]] = {}
     notes: list[str] = []
     for source in history_sources or []:
@@ -257,7 +261,12 @@ def generate(
         nbformat.write(clean, downloads_dir / f"{recipe.slug}.ipynb")
         downloads = {f"{recipe.slug}.py": f"downloads/{recipe.slug}.py", f"{recipe.slug}.ipynb": f"downloads/{recipe.slug}.ipynb"}
         result = by_runner[primary].results.get(recipe.slug) if primary else None
-        if result is None:
+        if result is None and primary and recipe.slug in damaged_results:
+            page = f"recipes/{recipe.slug}.md"
+            (docs_dir / page).write_text(damaged.page_markdown(recipe.title, recipe.slug, primary,
+                                                               damaged_results[recipe.slug]), encoding="utf-8")
+            index_rows.append((recipe, None, page))
+        elif result is None:
             page = f"recipes/{recipe.slug}.md"
             (docs_dir / page).write_text(
                 f"# {recipe.title}\n\nThis recipe has no result on runner `{primary or 'none'}` yet. "
@@ -286,7 +295,8 @@ def generate(
         recipe_nav.append({recipe.title: page})
         pages[recipe.slug] = page
         report.pages.append(page)
-    _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary)
+    _write_recipes_index(docs_dir / "recipes" / "index.md", index_rows, primary, damaged_results)
+    results_index["damaged"] = damaged.index_entries(damaged_results)
 
     runner_nav: list[Any] = ["runners/index.md"]
     published: dict[str, list[dict[str, Any]]] = {r: history.merge(h) for r, h in earlier.items()}
@@ -415,7 +425,8 @@ def _expand_nav(nav: list[Any], sections: dict[str, list[Any]]) -> list[Any]:
     return out
 
 
-def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: str | None) -> None:
+def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: str | None,
+                         damaged_results: dict[str, Any] | None = None) -> None:
     lines = [
         "# Recipes",
         "",
@@ -428,7 +439,9 @@ def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: 
     ]
     for recipe, result, page in rows:
         link = f"[{recipe.title}]({Path(page).name})"
-        if result is None:
+        if result is None and recipe.slug in (damaged_results or {}):
+            lines.append(f"| {link} | result damaged: `{damaged_results[recipe.slug].path}` | | | |")
+        elif result is None:
             lines.append(f"| {link} | not run | | | |")
         else:
             lines.append(
@@ -451,16 +464,29 @@ def build_site(
     """Generate the pages, then ``mkdocs build --strict``; raise :class:`SiteError` when it fails.
 
     ``strict`` also fails when a guide claim is contradicted or unsupported on the primary runner.
+    The site is built into a sibling folder and swapped in only when the build
+    succeeded (:mod:`edgetiming.site.atomic`), so a failed or killed build leaves the
+    previous site whole. With ``strict``, a damaged file in the store stops the build
+    before anything is built, naming the file first.
     """
     report = generate(project_dir=project_dir, results_dir=results_dir, primary_runner=primary_runner, site_dir=site_dir,
                       history_sources=history_sources)
+    if strict and (first := damaged.strict_message(report.problems)):
+        raise SiteError(first)
     if strict and report.claims:
         raise SiteError(f"{len(report.claims)} guide claim(s) the numbers on {report.primary_runner} do not bear out:\n  "
                         + "\n  ".join(report.claims))
     if run_mkdocs:
-        code = _mkdocs(["build", "--strict", "-f", str(report.config_path)])
-        if code != 0:
-            raise SiteError(f"mkdocs build --strict failed (exit {code}); the messages above name the page and the link")
+        site_dir = Path(site_dir).resolve()
+        staged = atomic.stage(site_dir)
+        try:
+            code = _mkdocs(["build", "--strict", "-f", str(report.config_path), "-d", str(staged)])
+            if code != 0:
+                raise SiteError(f"mkdocs build --strict failed (exit {code}); the messages above name the page and "
+                                f"the link. The previous site in {site_dir} is unchanged")
+            atomic.swap_in(staged, site_dir)
+        finally:
+            atomic.discard(staged)
     return report
 
 

@@ -14,7 +14,9 @@ result, the interval, the runner and a link to the recipe page:
   evaluated on every runner (:mod:`edgetiming.site.claims`)
 
 A placeholder whose recipe, metric, figure or check is missing fails the build
-with a message naming the page and the placeholder. ``edgetiming site``
+with a message naming the page and the placeholder. A recipe whose result exists
+but is damaged renders as "result damaged" with the file, the reason and the
+command that restores it (``edgetiming site --strict`` refuses such a build). ``edgetiming site``
 writes the index this hook reads and names it in ``extra.edgetiming_results``.
 """
 
@@ -68,6 +70,8 @@ def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[dict[
         raise PluginError(f'{page_uri}: {text} must name a recipe and an item, e.g. {kind}("recipe", "name")')
     recipe_slug, name = args
     recipe = _INDEX["recipes"].get(recipe_slug)
+    if recipe is None and recipe_slug in _INDEX.get("damaged", {}):
+        return {"damaged": _INDEX["damaged"][recipe_slug]}, None
     if recipe is None:
         raise PluginError(
             f"{page_uri}: {text}: recipe {recipe_slug!r} has no result on runner {runner!r}; "
@@ -99,6 +103,10 @@ def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> st
         return runner_link
     if kind == "headlines":
         return _headlines(page_uri, runner_link)
+    if "damaged" in recipe:  # the result exists but cannot be read: say so and name the file
+        d = recipe["damaged"]
+        return (f"**result damaged**: the result of `{html.escape(args[0])}` on {runner_link} cannot be read "
+                f"(`{html.escape(d['path'])}`: {html.escape(d['reason'])}); {html.escape(d['fix'])}")
     assert item is not None
     recipe_link = f"[{args[0]}]({_rel(page_uri, recipe['page'])})"
     provenance = f"{recipe_link} on {runner_link}" + (", quick run" if recipe["mode"] == "quick" else "")

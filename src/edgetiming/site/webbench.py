@@ -132,7 +132,7 @@ def comparisons(bundles: list[store.RunnerBundle], model: PageModel, sha256: str
                 if not found:
                     continue
                 path = bundle.bundle_dir(recipe) / result["run_dir"] / sample["path"]
-                values = decode_samples(path.read_bytes())[int(found.group(1)):]
+                values = decode_samples(path.read_bytes(), where=path)[int(found.group(1)):]
                 setting = (m.group("setting") if (m := _ROUND.match(sample["name"])) else sample["name"])
                 groups.setdefault(setting, []).append(values)
             named = {labels.get(s, "default threads" if s == "steady" else s): s for s in groups}
