@@ -83,7 +83,7 @@ def find_ort_web(project_dir: Path) -> Path:
     """
     candidates = [Path(os.environ["EDGETIMING_ORT_WEB"])] if os.environ.get("EDGETIMING_ORT_WEB") else []
     candidates += [project_dir / "web" / "node_modules" / "onnxruntime-web",
-                   Path(__file__).resolve().parents[2] / "web" / "node_modules" / "onnxruntime-web"]
+                   Path(__file__).resolve().parents[3] / "web" / "node_modules" / "onnxruntime-web"]  # src/edgetiming/site/
     for folder in candidates:
         if all((folder / "dist" / name).is_file() for name in ORT_WEB_FILES):
             return folder
