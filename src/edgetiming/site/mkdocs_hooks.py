@@ -10,6 +10,7 @@ result, the interval, the runner and a link to the recipe page:
 - ``{{ check("characterize-latency", "p99-within-deadline") }}``: the verdict and its detail
 - ``{{ runner() }}``: the primary runner's name, linked to its fingerprint
 - ``{{ headlines() }}``: a table of every recipe's ``headline.*`` metrics with their state (the home page)
+- ``{{ architecture() }}``: the package's layers drawn from its imports (the contributor guide)
 
 A placeholder whose recipe, metric, figure or check is missing fails the build
 with a message naming the page and the placeholder. ``edgetiming site``
@@ -28,10 +29,11 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 from edgetiming.results.result import LEGACY_RULE_LABEL, Metric, Result, format_value
+from edgetiming.site import architecture
 
 __all__ = ["PLACEHOLDER", "on_config", "on_page_markdown", "render_placeholder"]
 
-PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines)\(\s*([^)]*?)\s*\)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines|architecture)\(\s*([^)]*?)\s*\)\s*\}\}")
 _ARG = re.compile(r'"([^"]*)"')
 _INDEX: dict[str, Any] = {}
 #: recipe -> its result on the primary runner, read from the index ``edgetiming site`` wrote
@@ -103,6 +105,8 @@ def _shown(metric: Metric) -> str:
 
 def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> str:
     """The Markdown that replaces one placeholder on the page ``page_uri``."""
+    if kind == "architecture":  # drawn from the code, needs no results
+        return architecture.markdown()
     args = _ARG.findall(raw_args)
     result, item = _lookup(page_uri, kind, args, text)
     runner = _INDEX["runner"]
