@@ -173,7 +173,7 @@ def _run_yourself_html(recipe: recipes.Recipe, result: Result, bundle_zip: str) 
         '<details class="et-run-yourself" open><summary><strong>Run it yourself</strong></summary>'
         "<p>From a clone of this repository, on your device (Debian/Ubuntu, Python 3.10+), with the "
         f"parameters of the {result.mode} run shown on this page:</p>"
-        "<pre><code>./scripts/test -q -x tests/test_public_api.py   # sets up .venv with edgetiming\n"
+        "<pre><code>./scripts/test -q -x tests/unit/test_public_api.py   # sets up .venv with edgetiming\n"
         "source .venv/bin/activate\n"
         f"{html.escape(run)}</code></pre>"
         "<p>Change the values to your model (an <code>.onnx</code> path), its input shape and your deadline. "

@@ -13,7 +13,7 @@ from edgetiming.site import webbench
 from edgetiming.stats import quantiles as stats
 from edgetiming.workload import models
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 @pytest.fixture(scope="module")

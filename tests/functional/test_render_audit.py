@@ -14,7 +14,7 @@ from edgetiming.site import build as site
 from edgetiming.site import mkdocs_hooks
 from edgetiming.site.render_audit import Finding, audit_html, audit_site
 
-from .conftest import ROOT, make_result
+from ..conftest import ROOT, make_result
 
 REFERENCE = ROOT / "reference"
 

@@ -13,7 +13,7 @@ from edgetiming.run import executor
 from edgetiming.site import fleet_pages
 from edgetiming.site.runner_diff import differences, markdown
 
-from .conftest import FIXTURE_RECIPES, ROOT
+from ..conftest import FIXTURE_RECIPES, ROOT
 
 EPYC_AVX2 = """processor\t: 0
 vendor_id\t: AuthenticAMD

@@ -12,7 +12,7 @@ import yaml
 from edgetiming.results import store
 from edgetiming.site import build as site
 
-from .conftest import FIXTURE_RECIPES, ROOT, make_result
+from ..conftest import FIXTURE_RECIPES, ROOT, make_result
 
 
 @pytest.fixture
