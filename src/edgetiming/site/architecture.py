@@ -164,8 +164,8 @@ def markdown(root: Path = PACKAGE_DIR) -> str:
         imports = ", ".join(f"`{u}`" for u in sorted(uses.get(layer, ()), key=lambda u: (LAYERS.get(u, 99), u)))
         lines.append(f"| {LAYERS[layer]} | `{target}` | {imports or 'nothing in edgetiming'} "
                      f"| {_summary(root, layer).replace('|', '&#124;')} |")
-    lines += ["", f"{len(graph)} imports between edgetiming modules; "
-              f"{len(violations(root))} against the layers or in a circle.", "",
+    counts = f"{len(graph)} imports between edgetiming modules; {len(violations(root))} against the layers or in a circle."
+    lines += ["", counts, "",
               '<details markdown="1"><summary>The same graph as a Mermaid flowchart</summary>', "",
               "```mermaid", mermaid(root), "```", "", "</details>"]
     return "\n".join(lines)
