@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edgetiming.results.result import Metric, Result, Status
 from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
 from edgetiming.site import build as site
@@ -85,3 +86,19 @@ def real_site(tmp_path_factory: pytest.TempPathFactory, quick_runs: QuickRuns) -
     site.build_site(project_dir=project, results_dir=[results, ROOT / "reference"], site_dir=out,
                     primary_runner="quick-runner")
     return out
+
+
+def make_result(recipe: str = "r", metrics: dict | None = None, **fields) -> Result:
+    """A small, schema-valid :class:`Result` for tests of the pages; ``fields`` override any field."""
+    values = {
+        "recipe": recipe, "recipe_version": "0" * 16, "title": recipe, "runner": "test-runner",
+        "runner_identity_sha256": "0" * 64, "status": Status.OK, "mode": "full", "parameters": {},
+        "started_at": "2026-11-27T07:00:00+00:00", "duration_s": 1.0, "git": {"sha": None, "dirty": None},
+        "packages": {}, "python": "3.11", "cache_key": "0" * 64,
+        "cache_inputs": {k: "0" for k in ("recipe_version", "edgetiming_source", "packages", "models",
+                                           "runner_identity")},
+        "models": {}, "run_dir": "run-test", "notebook": {"path": "notebook.ipynb", "sha256": "0" * 64},
+        "metrics": {name: m if isinstance(m, Metric) else Metric.from_dict(m) for name, m in (metrics or {}).items()},
+    }
+    values.update(fields)
+    return Result(**values)

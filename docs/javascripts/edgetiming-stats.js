@@ -2,7 +2,7 @@
 // src/edgetiming/stats/quantiles.py, in JavaScript, for the "Run it on this device" page.
 //
 // The same samples give the same ranks and interval ends as the Python
-// implementation: tests/test_webbench_stats.py writes fixtures with Python and
+// implementation: tests/unit/test_webbench_stats.py writes fixtures with Python and
 // runs tests/js/webbench_stats.test.mjs (node:test) against this module.
 //
 // Estimator: nearest rank, the sorted sample at 0-based index floor(n * p)

@@ -1,6 +1,6 @@
 // The page's statistics (docs/javascripts/edgetiming-stats.js) against the Python
 // implementation (src/edgetiming/stats/quantiles.py) on fixtures that Python wrote.
-// Run by tests/test_webbench_stats.py:
+// Run by tests/unit/test_webbench_stats.py:
 //   WEBBENCH_STATS_FIXTURES=fixtures.json node --test tests/js/webbench_stats.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import * as st from "../../docs/javascripts/edgetiming-stats.js";
 
 const path = process.env.WEBBENCH_STATS_FIXTURES;
-if (!path) throw new Error("set WEBBENCH_STATS_FIXTURES to the fixture file tests/test_webbench_stats.py writes");
+if (!path) throw new Error("set WEBBENCH_STATS_FIXTURES to the fixture file tests/unit/test_webbench_stats.py writes");
 const fx = JSON.parse(readFileSync(path, "utf8"));
 const endOrNull = (v) => (Number.isFinite(v) ? v : null);
 

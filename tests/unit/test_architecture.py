@@ -55,3 +55,19 @@ def test_the_diagram_is_drawn_from_the_imports():
     assert text.startswith("flowchart TD")
     assert "    measure --> stats" in text
     assert "stats -->" not in text  # the lowest layer imports nothing
+
+
+def test_the_contributor_page_is_drawn_from_the_code(tmp_path):
+    text = architecture.markdown()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`edgetiming." in line]
+    assert [row.split("`")[1] for row in rows][:1] == ["edgetiming.host"]
+    assert {row.split("`")[1].removeprefix("edgetiming.") for row in rows} == set(architecture.LAYERS)
+    stats_row = next(row for row in rows if "`edgetiming.stats`" in row)
+    assert "nothing in edgetiming" in stats_row and "How far to trust a number" in stats_row
+    assert "0 against the layers or in a circle" in text and "```mermaid\nflowchart TD" in text
+    # a planted import shows on the page at the next build
+    root = _copy(tmp_path)
+    target = root / "stats" / "quantiles.py"
+    target.write_text(target.read_text() + "\nfrom edgetiming.site import build  # planted\n")
+    planted = architecture.markdown(root)
+    assert "; 0 against the layers" not in planted and "    stats --> site" in planted

@@ -30,7 +30,7 @@ def test_only_the_primary_runner_decides_what_fails_and_the_message_names_page_a
     assert contradictions(_claim("<", 1.0), findings, "fast-box") == []
     (msg,) = contradictions(_claim("<", 1.0), findings, "slow-box")
     assert msg.startswith('docs/guides/x.md:3: claim "B is faster than A" is contradicted on slow-box')
-    assert "1.02 [0.95, 1.1] (no detectable difference), not < 1" in msg
+    assert "1.02 [0.950, 1.10] (no detectable difference), not < 1" in msg
     (unsupported,) = contradictions(_claim("<", 1.0), findings, "bad-box")
     assert "is not supported on bad-box" in unsupported
 
@@ -40,8 +40,8 @@ def test_the_page_says_what_each_runner_found_and_when_they_disagree():
     text = render(claim, evaluate(claim, {k: v for k, v in RUNNERS.items() if k in ("fast-box", "slow-box")}),
                   recipe_link="[recipe](r.md)", runner_link=lambda r: r)
     assert text.startswith("B is faster than A")
-    assert "on fast-box 0.7 [0.6, 0.8] (as stated)" in text
-    assert "on slow-box 1.02 [0.95, 1.1]: no detectable difference (not as stated)" in text
+    assert "on fast-box 0.700 [0.600, 0.800] (as stated)" in text
+    assert "on slow-box 1.02 [0.950, 1.10]: no detectable difference (not as stated)" in text
     assert "The runners disagree: run [recipe](r.md) on your device" in text
 
 

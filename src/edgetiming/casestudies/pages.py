@@ -77,7 +77,7 @@ def _num(value: Any) -> float | None:
 def _fmt_ms(x: float | None) -> str:
     if x is None:
         return "not given"
-    return stats._fmt(x)
+    return stats.format_number(x)
 
 
 def _fmt_pct(x: float) -> str:

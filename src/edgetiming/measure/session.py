@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from edgetiming.measure.ortlog import log_severity
 from edgetiming.workload.models import resolve
 
-__all__ = ["OPT_LEVELS", "SessionConfig", "config_of", "make_feeds", "open_session", "save_optimized",
-           "session_settings"]
+__all__ = ["OPT_LEVELS", "SessionConfig", "config_of", "make_feeds", "open_session", "quiet_onnxruntime",
+           "save_optimized", "session_settings"]
 
 OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
                "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
@@ -24,6 +25,20 @@ _NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
                 "tensor(double)": np.float64, "tensor(int64)": np.int64,
                 "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
                 "tensor(bool)": np.bool_}
+
+
+def quiet_onnxruntime() -> None:
+    """Set onnxruntime's process-wide log severity (:func:`edgetiming.measure.ortlog.log_severity`).
+
+    Called when this module is imported, so sessions a recipe opens with
+    ``ort.InferenceSession`` directly are covered too, and again for every
+    session opened here. Under ``edgetiming run`` the executor asks for warnings too
+    and sends the kernel's output to the run's ``kernel.log``.
+    """
+    ort.set_default_logger_severity(log_severity())
+
+
+quiet_onnxruntime()
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class SessionConfig:
         """An ``onnxruntime.SessionOptions`` with these settings applied."""
 
         so = ort.SessionOptions()
+        so.log_severity_level = log_severity()
         if self.intra_op_num_threads is not None:
             so.intra_op_num_threads = self.intra_op_num_threads
         if self.inter_op_num_threads is not None:
@@ -72,6 +88,7 @@ def open_session(model: str | Path | bytes, config: SessionConfig | None = None)
     """An ``InferenceSession`` for a path, a ``rapidocr:*`` alias or serialized model bytes."""
 
     config = config or SessionConfig()
+    quiet_onnxruntime()
     source = model if isinstance(model, bytes) else str(resolve(model))
     return ort.InferenceSession(source, config.session_options(), providers=list(config.providers))
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgetiming.results import report, store
+from edgetiming.results.result import LEGACY_RULE_LABEL, Result, format_value
 from edgetiming.stats import compare
 
 __all__ = ["Bundle", "BundleComparison", "compare_bundles", "load_bundle", "zip_bundle"]
@@ -34,21 +35,21 @@ class Bundle:
     """A result and its raw samples, wherever they came from."""
 
     label: str
-    result: dict[str, Any]
+    result: Result
     samples: dict[str, np.ndarray]
 
 
-def zip_bundle(bundle_dir: Path, result: dict[str, Any]) -> bytes:
+def zip_bundle(bundle_dir: Path, result: Result) -> bytes:
     """The bundle as a zip: ``result.json`` plus its samples (no notebook, no figures)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in ("result.json",):
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             zf.writestr(info, (bundle_dir / name).read_bytes())
-        for entry in result["samples"]:
-            arc = f"{result['run_dir']}/{entry['path']}"
+        for entry in result.samples:
+            arc = f"{result.run_dir}/{entry['path']}"
             info = zipfile.ZipInfo(arc, date_time=(2000, 1, 1, 0, 0, 0))
-            zf.writestr(info, (bundle_dir / result["run_dir"] / entry["path"]).read_bytes())
+            zf.writestr(info, (bundle_dir / result.run_dir / entry["path"]).read_bytes())
     return buf.getvalue()
 
 
@@ -62,23 +63,24 @@ def load_bundle(where: str | Path) -> Bundle:
             raise store.StoreError(f"{path}: not a readable zip ({exc}); download the bundle again") from None
         with zf:
             try:
-                result = json.loads(zf.read("result.json"))
+                record = json.loads(zf.read("result.json"))
             except KeyError:
                 raise store.StoreError(f"{path}: holds no result.json; it is not an edgetiming bundle") from None
-            store.validate_record("result", result, where=f"{path}!result.json")
+            store.validate_record("result", record, where=f"{path}!result.json")
+            result = Result.from_dict(record)
             samples = {}
-            for entry in result["samples"]:
-                data = zf.read(f"{result['run_dir']}/{entry['path']}")
-                samples[entry["name"]] = report.decode_samples(data, where=f"{path}!{result['run_dir']}/{entry['path']}")
-        return Bundle(f"{path.name} ({result['runner']})", result, samples)
+            for entry in result.samples:
+                data = zf.read(f"{result.run_dir}/{entry['path']}")
+                samples[entry["name"]] = report.decode_samples(data, where=f"{path}!{result.run_dir}/{entry['path']}")
+        return Bundle(f"{path.name} ({result.runner})", result, samples)
     result_path = path if path.name == "result.json" else path / "result.json"
-    result = store.read_result(result_path, verify=True)
+    result = Result.load(result_path, verify=True)
     samples = {
-        e["name"]: report.decode_samples((result_path.parent / result["run_dir"] / e["path"]).read_bytes(),
-                                         where=result_path.parent / result["run_dir"] / e["path"])
-        for e in result["samples"]
+        e["name"]: report.decode_samples((result_path.parent / result.run_dir / e["path"]).read_bytes(),
+                                         where=result_path.parent / result.run_dir / e["path"])
+        for e in result.samples
     }
-    return Bundle(f"{result_path.parent} ({result['runner']})", result, samples)
+    return Bundle(f"{result_path.parent} ({result.runner})", result, samples)
 
 
 @dataclass
@@ -90,8 +92,8 @@ class BundleComparison:
     notes: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [f"A: {self.a.label}, {self.a.result['mode']} run {self.a.result['started_at']}",
-                 f"B: {self.b.label}, {self.b.result['mode']} run {self.b.result['started_at']}"]
+        lines = [f"A: {self.a.label}, {self.a.result.mode} run {self.a.result.started_at}",
+                 f"B: {self.b.label}, {self.b.result.mode} run {self.b.result.started_at}"]
         lines += [f"note: {n}" for n in self.notes]
         if self.samples:
             lines += ["", f"{'samples':<28} {'pct':>5} {'A (ms)':>10} {'B (ms)':>10} {'B/A':>7}  {'95% CI':<15} verdict"]
@@ -107,9 +109,7 @@ class BundleComparison:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
+    return "-" if value is None else format_value(value)
 
 
 def compare_bundles(a: str | Path, b: str | Path, *, percentiles: tuple[float, ...] = (0.5, 0.99),
@@ -117,14 +117,16 @@ def compare_bundles(a: str | Path, b: str | Path, *, percentiles: tuple[float, .
     """Compare bundle B against bundle A (A is the reference, e.g. the site's)."""
     ba, bb = load_bundle(a), load_bundle(b)
     out = BundleComparison(ba, bb)
-    if ba.result["recipe"] != bb.result["recipe"]:
-        out.notes.append(f"different recipes: {ba.result['recipe']} against {bb.result['recipe']}")
-    if ba.result["recipe_version"] != bb.result["recipe_version"]:
+    if ba.result.recipe != bb.result.recipe:
+        out.notes.append(f"different recipes: {ba.result.recipe} against {bb.result.recipe}")
+    if ba.result.recipe_version != bb.result.recipe_version:
         out.notes.append("different recipe versions (code or parameters differ): compare with care")
-    if "quick" in (ba.result["mode"], bb.result["mode"]):
+    if ba.result.legacy or bb.result.legacy:
+        out.notes.append(f"a bundle's metrics were {LEGACY_RULE_LABEL}: their states are not comparable")
+    if "quick" in (ba.result.mode, bb.result.mode):
         out.notes.append("a quick run is a preview: its small budgets make intervals wide")
     for name in sorted(set(ba.samples) & set(bb.samples)):
-        units = {e["name"]: e["unit"] for e in ba.result["samples"]}
+        units = {e["name"]: e["unit"] for e in ba.result.samples}
         if units.get(name) != "ns":
             continue
         for p in percentiles:
@@ -133,7 +135,8 @@ def compare_bundles(a: str | Path, b: str | Path, *, percentiles: tuple[float, .
                                                                   min_effect=min_effect)))
             except ValueError as exc:
                 out.notes.append(f"{name} P{p * 100:g}: {exc}")
-    for name in sorted(set(ba.result["metrics"]) | set(bb.result["metrics"])):
-        ma, mb = ba.result["metrics"].get(name, {}), bb.result["metrics"].get(name, {})
-        out.metrics.append((name, ma.get("value"), mb.get("value"), ma.get("unit") or mb.get("unit") or ""))
+    for name in sorted(set(ba.result.metrics) | set(bb.result.metrics)):
+        ma, mb = ba.result.metrics.get(name), bb.result.metrics.get(name)
+        out.metrics.append((name, ma.value if ma else None, mb.value if mb else None,
+                            (ma.unit if ma else "") or (mb.unit if mb else "")))
     return out

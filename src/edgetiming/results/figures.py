@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from edgetiming.host.interference import InterferenceTable
 from edgetiming.stats.quantiles import (
     LatencySummary,
-    _fmt,
+    format_number,
     min_samples,
     percentile_label,
     quantile_ci,
@@ -179,9 +179,9 @@ def histogram(
                 q.value,
                 color=PALETTE[(i + 1) % len(PALETTE)],
                 linewidth=1.6,
-                label=f"{_name(q.p)} {_fmt(q.value)} ms",
+                label=f"{_name(q.p)} {format_number(q.value)} ms",
             )
-        parts = [f"{_name(q.p)} {_fmt(q.value)} ms" for q in ests]
+        parts = [f"{_name(q.p)} {format_number(q.value)} ms" for q in ests]
         alt = f"Histogram of {n:,} latency samples; " + ", ".join(parts)
         if deadline_ms is not None:
             over = int((x > deadline_ms).sum())
@@ -190,12 +190,12 @@ def histogram(
                 color=_MISS,
                 linestyle="--",
                 linewidth=1.4,
-                label=f"deadline {_fmt(deadline_ms)} ms ({over:,} over)",
+                label=f"deadline {format_number(deadline_ms)} ms ({over:,} over)",
             )
-            alt += f"; deadline {_fmt(deadline_ms)} ms, {over:,} samples ({over / n:.1%}) over it"
+            alt += f"; deadline {format_number(deadline_ms)} ms, {over:,} samples ({over / n:.1%}) over it"
         if beyond:
-            ax.plot([], [], " ", label=f"{_count(beyond, 'sample')} > {_fmt(view)} ms not shown")
-            alt += f"; {_count(beyond, 'sample')} above {_fmt(view)} ms beyond the axis"
+            ax.plot([], [], " ", label=f"{_count(beyond, 'sample')} > {format_number(view)} ms not shown")
+            alt += f"; {_count(beyond, 'sample')} above {format_number(view)} ms beyond the axis"
         ax.set_xlabel("latency (ms)")
         ax.set_ylabel("samples (count)")
         ax.set_title(title or f"Latency distribution (n = {n:,})")
@@ -257,25 +257,25 @@ def tail_plot(
                 [1 - p],
                 "o",
                 color=PALETTE[(i + 1) % len(PALETTE)],
-                label=f"{_name(p)} {_fmt(q.value)} ms",
+                label=f"{_name(p)} {format_number(q.value)} ms",
             )
             parts.append(
-                f"{_name(p)} {_fmt(q.value)} ms ({confidence:.0%} CI "
-                f"{_fmt(q.lower)}-{_fmt(q.upper)} ms)"
+                f"{_name(p)} {format_number(q.value)} ms ({confidence:.0%} CI "
+                f"{format_number(q.lower)}-{format_number(q.upper)} ms)"
             )
         alt = (
             f"Exceedance plot of {n:,} latency samples on a log scale: "
             + ("; ".join(parts) if parts else "no percentile has enough samples")
-            + f"; largest sample {_fmt(float(xs[-1]))} ms"
+            + f"; largest sample {format_number(float(xs[-1]))} ms"
         )
         if skipped:
             alt += f"; {', '.join(skipped)} not shown (too few samples)"
         if deadline_ms is not None:
             share = float((xs > deadline_ms).mean())
             ax.axvline(
-                deadline_ms, color=_MISS, linestyle="--", label=f"deadline {_fmt(deadline_ms)} ms"
+                deadline_ms, color=_MISS, linestyle="--", label=f"deadline {format_number(deadline_ms)} ms"
             )
-            alt += f"; {share:.2%} of samples exceed the {_fmt(deadline_ms)} ms deadline"
+            alt += f"; {share:.2%} of samples exceed the {format_number(deadline_ms)} ms deadline"
         ax.set_yscale("log")
         ax.set_ylim(0.5 / n, 1.2)
         ax.set_xlabel("latency (ms)")
@@ -330,7 +330,7 @@ def timeline(
                 "^",
                 markersize=4,
                 color=_MISS,
-                label=f"{int(clipped.sum()):,} above {_fmt(top)} ms",
+                label=f"{int(clipped.sum()):,} above {format_number(top)} ms",
             )
         block = max(1, n // 200)
         nb = n // block
@@ -360,16 +360,16 @@ def timeline(
             alt += "; change points at iterations " + ", ".join(f"{c:,}" for c in cps)
         start = int(warmup_end or 0)
         steady = x[start:] if start < n else x
-        alt += f"; median {_fmt(quantile_ci(steady, 0.5).value)} ms"
+        alt += f"; median {format_number(quantile_ci(steady, 0.5).value)} ms"
         if start and start < n:
-            alt += f" after warmup ({_fmt(quantile_ci(x[:start], 0.5).value)} ms during warmup)"
+            alt += f" after warmup ({format_number(quantile_ci(x[:start], 0.5).value)} ms during warmup)"
         if deadline_ms is not None:
             over = int((x > deadline_ms).sum())
             ax.axhline(deadline_ms, color=_MISS, linestyle=":", label="deadline")
-            alt += f"; {_count(over, 'iteration')} over the {_fmt(deadline_ms)} ms deadline"
+            alt += f"; {_count(over, 'iteration')} over the {format_number(deadline_ms)} ms deadline"
         if clipped.any():
             alt += (
-                f"; {_count(int(clipped.sum()), 'sample')} above {_fmt(top)} ms drawn at "
+                f"; {_count(int(clipped.sum()), 'sample')} above {format_number(top)} ms drawn at "
                 "the top edge"
             )
         ax.set_ylim(0, top * 1.04)
@@ -437,7 +437,7 @@ def waterfall(
                 height=0.6,
                 label=_once(seen, "over budget" if over else "measured"),
             )
-            text = f"{name} {_fmt(measured)} ms"
+            text = f"{name} {format_number(measured)} ms"
             if budget is not None:
                 ax.barh(
                     i,
@@ -450,25 +450,25 @@ def waterfall(
                     height=0.8,
                     label=_once(seen, "budget"),
                 )
-                text += f" (budget {_fmt(budget)} ms" + (
-                    f", over by {_fmt(measured - budget)} ms)" if over else ")"
+                text += f" (budget {format_number(budget)} ms" + (
+                    f", over by {format_number(measured - budget)} ms)" if over else ")"
                 )
-            ax.text(start + measured, i, f" {_fmt(measured)}", va="center", fontsize=8)
+            ax.text(start + measured, i, f" {format_number(measured)}", va="center", fontsize=8)
             parts.append(text)
             start += measured
         t = len(rows)
         ax.barh(t, total, color=PALETTE[2], height=0.6, label="end-to-end")
-        ax.text(total, t, f" {_fmt(total)}", va="center", fontsize=8)
-        head = f"Per-stage latency waterfall, total {_fmt(total)} ms"
+        ax.text(total, t, f" {format_number(total)}", va="center", fontsize=8)
+        head = f"Per-stage latency waterfall, total {format_number(total)} ms"
         if total_budget_ms is not None:
             ax.axvline(
                 total_budget_ms,
                 color=_MISS if total > total_budget_ms else PALETTE[2],
                 linestyle=":",
                 linewidth=1.4,
-                label=f"budget {_fmt(total_budget_ms)} ms",
+                label=f"budget {format_number(total_budget_ms)} ms",
             )
-            head += f" against a {_fmt(total_budget_ms)} ms budget"
+            head += f" against a {format_number(total_budget_ms)} ms budget"
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ends = [total, start] + ([total_budget_ms] if total_budget_ms is not None else [])
         offset = 0.0
@@ -530,7 +530,7 @@ def compare_configs(
                 color=color,
                 markerfacecolor=color if q.valid else "white",
             )
-            text = f"{label} {_fmt(q.value)} ms [{_fmt(q.lower)}, {_fmt(q.upper)}]"
+            text = f"{label} {format_number(q.value)} ms [{format_number(q.lower)}, {format_number(q.upper)}]"
             tick = label
             if not q.valid:
                 need = min_samples(q.p, q.confidence)
@@ -544,10 +544,10 @@ def compare_configs(
         )
         if deadline_ms is not None:
             ax.axvline(
-                deadline_ms, color=_MISS, linestyle="--", label=f"deadline {_fmt(deadline_ms)} ms"
+                deadline_ms, color=_MISS, linestyle="--", label=f"deadline {format_number(deadline_ms)} ms"
             )
             ax.legend(loc="lower right")
-            alt += f"; deadline {_fmt(deadline_ms)} ms"
+            alt += f"; deadline {format_number(deadline_ms)} ms"
             right = max(right, deadline_ms * 1.1)
         ax.set_yticks(range(len(items)), ylabels)
         ax.invert_yaxis()
@@ -623,7 +623,7 @@ def timeline_with_interference(
                 rasterized=True, label="call")
         if clipped.any():
             ax.plot(ts[clipped], np.full(int(clipped.sum()), top), "^", markersize=4, color=_MISS,
-                    label=f"{int(clipped.sum()):,} above {_fmt(top)} ms")
+                    label=f"{int(clipped.sum()):,} above {format_number(top)} ms")
         if warmup_end and sample_times_ns is None and warmup_end < x_all.size:
             w = (t_ns[warmup_end] - origin) / 1e9
             if np.isfinite(w):
@@ -645,7 +645,7 @@ def timeline_with_interference(
         strip.set_xlabel("time since the start of the run (s)")
         strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         bs = table.busy_share
-        alt = f"Latency of {x.size:,} calls over {float(t1[-1] - t0[0]):.1f} s, median {_fmt(float(np.median(x)))} ms"
+        alt = f"Latency of {x.size:,} calls over {float(t1[-1] - t0[0]):.1f} s, median {format_number(float(np.median(x)))} ms"
         if bs is None:
             alt += "; interference not available on this machine"
         else:
@@ -657,5 +657,5 @@ def timeline_with_interference(
             inv = int(np.clip(table.involuntary_ctxt, 0, None).sum())
             alt += f"; {inv:,} involuntary context switches of the measuring thread"
         if clipped.any():
-            alt += f"; {_count(int(clipped.sum()), 'call')} above {_fmt(top)} ms drawn at the top edge"
+            alt += f"; {_count(int(clipped.sum()), 'call')} above {format_number(top)} ms drawn at the top edge"
     return fig, alt

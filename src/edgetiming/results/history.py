@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from edgetiming.results import damage, store
+from edgetiming.results.result import Result, format_value
 from edgetiming.stats import repeated
+from edgetiming.stats.quantiles import format_number
 
 __all__ = ["HISTORY_FILE", "HISTORY_SCHEMA_VERSION", "PUBLISHED_DIR", "HistoryError", "Regression", "append",
            "entry_from_result", "find_regressions", "load", "merge", "parse_lines", "read_published", "write_published"]
@@ -52,23 +54,24 @@ class HistoryError(Exception):
     """Published history cannot be read; the message names the file or address, the line and the fix."""
 
 
-def entry_from_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The history line for one result: provenance and its numeric metrics."""
+def entry_from_result(result: Result) -> dict[str, Any]:
+    """The history line for one result: provenance and its numeric metrics (value, interval, unit, state)."""
     metrics = {
-        name: {**{k: m.get(k) for k in ("value", "ci", "unit", "valid")},
-               **{k: m[k] for k in ("state", "runs", "per_run") if k in m}}
-        for name, m in result["metrics"].items()
-        if isinstance(m.get("value"), (int, float)) and not isinstance(m.get("value"), bool)
+        name: {"value": m.value, "ci": list(m.ci) if m.ci else None, "unit": m.unit, "valid": m.valid,
+               "state": m.state.value, **({"runs": m.runs} if m.runs else {}),
+               **({"per_run": list(m.per_run)} if m.per_run else {})}
+        for name, m in result.metrics.items()
+        if m.numeric
     }
     return {
         "schema_version": HISTORY_SCHEMA_VERSION,
-        "recipe": result["recipe"],
-        "recipe_version": result["recipe_version"],
-        "mode": result["mode"],
-        "status": result["status"],
-        "started_at": result["started_at"],
-        "cache_key": result["cache_key"],
-        "git_sha": result["git"].get("sha"),
+        "recipe": result.recipe,
+        "recipe_version": result.recipe_version,
+        "mode": result.mode,
+        "status": result.status.value,
+        "started_at": result.started_at,
+        "cache_key": result.cache_key,
+        "git_sha": result.git.get("sha"),
         "metrics": metrics,
     }
 
@@ -126,7 +129,7 @@ def load(runner_dir: Path, problems: list[str] | None = None) -> list[dict[str, 
     return sorted(entries, key=lambda e: (e["started_at"], e["cache_key"]))
 
 
-def append(runner_dir: Path, result: dict[str, Any]) -> None:
+def append(runner_dir: Path, result: Result) -> None:
     """Add a result to the runner's history (atomic rewrite of the file).
 
     Lines this version cannot read are kept verbatim at the end, so a newer
@@ -183,8 +186,8 @@ class Regression:
         b, a = self.before, self.after
         label = "regression" if self.is_regression else "shift without a change"
         return (
-            f"{label} on {runner}: {self.recipe} {self.metric} {b['value']:.3g} -> {a['value']:.3g} "
-            f"{a.get('unit', '')} (x{self.ratio:.2f}, interval x{self.ratio_low:.2f}-x{self.ratio_high:.2f}; "
+            f"{label} on {runner}: {self.recipe} {self.metric} {format_number(b['value'])} -> "
+            f"{format_value(a['value'], a.get('unit', ''))} (x{self.ratio:.2f}, interval x{self.ratio_low:.2f}-x{self.ratio_high:.2f}; "
             f"git {str(b.get('git_sha'))[:8]} -> {str(a.get('git_sha'))[:8]}; {CAUSES[self.cause]})"
         )
 

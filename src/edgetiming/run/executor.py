@@ -32,7 +32,9 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 from edgetiming.host import fingerprint
 from edgetiming.measure import selftest
+from edgetiming.measure.ortlog import ORT_LOG_SEVERITY_ENV
 from edgetiming.results import history, report, store
+from edgetiming.results.result import Metric, Result, Status
 from edgetiming.run import cache, guard
 from edgetiming.run import recipe as recipes
 
@@ -40,15 +42,20 @@ __all__ = [
     "DEFAULT_TIMEOUT_CELL_S",
     "DEFAULT_TIMEOUT_RECIPE_S",
     "FAILING_STATUSES",
+    "LOG_FILE",
     "RecipeOutcome",
     "RunOptions",
     "run_recipes",
 ]
 
+#: the kernel's own output (onnxruntime's C++ log, the kernel's messages) in the run folder, not on the console
+LOG_FILE = "kernel.log"
+#: onnxruntime's severity inside a recipe run: warnings and above, into :data:`LOG_FILE`
+ORT_LOG_SEVERITY_IN_LOG = 2
 DEFAULT_TIMEOUT_CELL_S = 600.0
 DEFAULT_TIMEOUT_RECIPE_S = 1200.0
 #: Statuses that make ``edgetiming run`` exit non-zero.
-FAILING_STATUSES = frozenset({"FAILED", "TIMEOUT", "KERNEL_DIED", "UNEXPECTED_PASS"})
+FAILING_STATUSES = frozenset(s for s in Status if s.failing)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -74,14 +81,14 @@ class RecipeOutcome:
 
     recipe: str
     path: Path
-    status: str
+    status: Status
     duration_s: float = 0.0
     detail: str = ""
     result_path: Path | None = None
 
     @property
     def failed(self) -> bool:
-        return self.status in FAILING_STATUSES
+        return Status(self.status).failing
 
 
 class Progress:
@@ -131,12 +138,12 @@ class _RunnerLock:
         self.fh.close()
 
 
-def _previous(bundle_dir: Path) -> dict[str, Any] | None:
+def _previous(bundle_dir: Path) -> Result | None:
     path = bundle_dir / "result.json"
     if not path.exists():
         return None
     try:
-        return store.read_result(path, verify=True)
+        return Result.load(path, verify=True)
     except store.StoreError:
         return None
 
@@ -167,8 +174,8 @@ def run_recipes(paths: list[Path], options: RunOptions, progress: Progress | Non
             loaded.append(recipe)
             previous = _previous(runner_dir / recipe.slug)
             mode = "quick" if options.quick else "full"
-            if previous and previous["mode"] == mode:
-                estimate = previous["duration_s"]
+            if previous and previous.mode == mode:
+                estimate = previous.duration_s
             else:
                 estimate = recipe.expected_duration_s or 60.0
                 estimate = min(estimate, 20.0) if options.quick else estimate
@@ -176,12 +183,13 @@ def run_recipes(paths: list[Path], options: RunOptions, progress: Progress | Non
         progress.start(plan)
         for index, (path, item) in enumerate(zip(paths, loaded)):
             if isinstance(item, recipes.RecipeError):
-                outcome = RecipeOutcome(path.stem, path, "FAILED", detail=str(item))
+                outcome = RecipeOutcome(path.stem, path, Status.FAILED, detail=str(item))
             else:  # a missing model or a full/read-only disk: one line, no half-written run left
                 outcome = guard.run_guarded(
                     lambda item=item: _run_one(item, index, options, fp, packages, git, runner_dir, progress),
                     item, runner_dir=runner_dir, quick=options.quick, overrides=options.overrides,
-                    failed=lambda text, item=item, path=path: RecipeOutcome(item.slug, path, "FAILED", detail=text))
+                    failed=lambda text, item=item, path=path: RecipeOutcome(item.slug, path, Status.FAILED,
+                                                                          detail=text))
             outcomes.append(outcome)
             progress.recipe_finished(index, outcome)
         progress.finish()
@@ -198,88 +206,135 @@ def _run_one(
     runner_dir: Path,
     progress: Progress,
 ) -> RecipeOutcome:
+    """Reuse the recipe's stored result when its cache key is current; otherwise run it and store a new one."""
     bundle_dir = runner_dir / recipe.slug
     try:
         params = recipe.effective_parameters(quick=options.quick, overrides=options.overrides)
     except recipes.RecipeError as exc:
-        return RecipeOutcome(recipe.slug, recipe.path, "FAILED", detail=str(exc))
-    version = recipe.version(params)
-    model_info = cache.model_files(params)
-    key, key_inputs = cache.cache_key(
-        recipe_version=version, packages=packages, model_info=model_info,
-        runner_identity=fp["identity_sha256"],
-    )
+        return RecipeOutcome(recipe.slug, recipe.path, Status.FAILED, detail=str(exc))
+    inputs = _CacheInputs.of(recipe, params, packages, fp)
     previous = _previous(bundle_dir)
-    if (
-        not options.force
-        and previous is not None
-        and previous["cache_key"] == key
-        and previous["status"] in ("OK", "EXPECTED_FAILURE")
-    ):
-        return RecipeOutcome(
-            recipe.slug, recipe.path, "CACHED", previous["duration_s"],
-            detail=f"unchanged since {previous['started_at']} ({previous['status']})",
-            result_path=bundle_dir / "result.json",
-        )
+    cached = None if options.force else _cached_outcome(recipe, previous, inputs.key, bundle_dir)
+    if cached is not None:
+        return cached
+    store.remove_stale_runs(bundle_dir, keep=previous.run_dir if previous else None)
+    run = _execute_in_run_folder(recipe, params, index, options, bundle_dir, progress)
+    result = _make_result(recipe, run, inputs, options, fp, packages, git, runner_dir.name)
+    try:
+        result.write(bundle_dir)
+    except store.StoreError as exc:
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        return RecipeOutcome(recipe.slug, recipe.path, Status.FAILED, run.duration_s, detail=f"result not stored: {exc}")
+    history.append(runner_dir, result)
+    return RecipeOutcome(recipe.slug, recipe.path, result.status, run.duration_s, _detail(recipe, result),
+                         bundle_dir / "result.json")
 
-    store.remove_stale_runs(bundle_dir, keep=previous["run_dir"] if previous else None)
+
+@dataclass(frozen=True)
+class _CacheInputs:
+    """What the cache key of one recipe run is made of, and the key."""
+
+    version: str
+    params: dict[str, Any]
+    models: dict[str, Any]
+    key: str
+    key_inputs: dict[str, str]
+
+    @classmethod
+    def of(cls, recipe: recipes.Recipe, params: dict[str, Any], packages: dict[str, str],
+           fp: dict[str, Any]) -> _CacheInputs:
+        version = recipe.version(params)
+        models = cache.model_files(params)
+        key, key_inputs = cache.cache_key(recipe_version=version, packages=packages, model_info=models,
+                                          runner_identity=fp["identity_sha256"])
+        return cls(version, params, models, key, key_inputs)
+
+
+def _cached_outcome(recipe: recipes.Recipe, previous: Result | None, key: str, bundle_dir: Path) -> RecipeOutcome | None:
+    """The CACHED outcome when the stored result has this cache key and ended in a reusable status."""
+    if previous is None or previous.cache_key != key or not previous.status.reusable:
+        return None
+    return RecipeOutcome(
+        recipe.slug, recipe.path, Status.CACHED, previous.duration_s,
+        detail=f"unchanged since {previous.started_at} ({previous.status})",
+        result_path=bundle_dir / "result.json",
+    )
+
+
+@dataclass
+class _Run:
+    """One execution of a recipe's notebook into a fresh run folder."""
+
+    run_dir: Path
+    started: datetime
+    duration_s: float
+    nb: nbformat.NotebookNode
+    error: dict[str, Any] | None
+
+
+def _execute_in_run_folder(recipe: recipes.Recipe, params: dict[str, Any], index: int, options: RunOptions,
+                           bundle_dir: Path, progress: Progress) -> _Run:
+    """Run the notebook in a scratch working folder; its reports and log land in a fresh run folder."""
     started = datetime.now(timezone.utc)
-    run_id = "run-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    run_dir = bundle_dir / run_id
+    run_dir = bundle_dir / ("run-" + started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8])
     run_dir.mkdir(parents=True)
     nb = recipe.notebook_for_run(params)
-    cell_map = _cell_map(recipe, nb)
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"edgetiming-{recipe.slug}-"))
     try:
-        error = _execute(recipe, nb, cell_map, options, run_dir, workdir, runner_dir.name, index, progress)
+        error = _execute(recipe, nb, _cell_map(recipe, nb), options, run_dir, workdir, bundle_dir.parent.name,
+                         index, progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    duration_s = time.monotonic() - t0
     guard.raise_environment_fault(error)  # a full or read-only disk inside the kernel: keep the previous result
+    return _Run(run_dir, started, time.monotonic() - t0, nb, error)
 
-    status = "OK" if error is None else error["kind"]
+
+def _status_of(recipe: recipes.Recipe, error: dict[str, Any] | None) -> Status:
     if recipe.expected_failure:
-        status = "UNEXPECTED_PASS" if error is None else "EXPECTED_FAILURE"
+        return Status.UNEXPECTED_PASS if error is None else Status.EXPECTED_FAILURE
+    return Status.OK if error is None else Status(error["kind"])
 
-    collected = _collect_reports(run_dir)
-    _figures_as_files(nb, collected["figures"], run_dir)
-    nb_bytes = (nbformat.writes(nb) + "\n").encode("utf-8")
-    (run_dir / "notebook.ipynb").write_bytes(nb_bytes)
-    record: dict[str, Any] = {
-        "schema_version": store.RESULT_SCHEMA_VERSION,
-        "recipe": recipe.slug,
-        "recipe_version": version,
-        "title": recipe.title,
-        "runner": runner_dir.name,
-        "runner_identity_sha256": fp["identity_sha256"],
-        "status": status,
-        "mode": "quick" if options.quick else "full",
-        "parameters": params,
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": round(duration_s, 3),
-        "git": git,
-        "packages": {k: v for k, v in packages.items() if k != "python"},
-        "python": packages["python"],
-        "cache_key": key,
-        "cache_inputs": key_inputs,
-        "models": model_info,
-        "run_dir": run_id,
-        "notebook": {"path": "notebook.ipynb", "sha256": _sha256_bytes(nb_bytes)},
-        **collected,
-        "error": error,
-        "expected_failure": recipe.expected_failure,
-    }
-    try:
-        store.write_result(bundle_dir, record)
-    except store.StoreError as exc:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return RecipeOutcome(recipe.slug, recipe.path, "FAILED", duration_s, detail=f"result not stored: {exc}")
-    history.append(runner_dir, record)
-    detail = "" if error is None else error["message"]
-    if status == "UNEXPECTED_PASS":
-        detail = f"listed as expected to fail ({recipe.expected_failure}) but passed; remove expected_failure"
-    return RecipeOutcome(recipe.slug, recipe.path, status, duration_s, detail, bundle_dir / "result.json")
+
+def _make_result(recipe: recipes.Recipe, run: _Run, inputs: _CacheInputs, options: RunOptions, fp: dict[str, Any],
+                 packages: dict[str, str], git: dict[str, Any], runner: str) -> Result:
+    """The result of a run: what the recipe reported, the executed notebook, and the run's provenance."""
+    reported = _collect_reports(run.run_dir)
+    _figures_as_files(run.nb, reported.figures, run.run_dir)
+    nb_bytes = (nbformat.writes(run.nb) + "\n").encode("utf-8")
+    (run.run_dir / "notebook.ipynb").write_bytes(nb_bytes)
+    return Result(
+        recipe=recipe.slug,
+        recipe_version=inputs.version,
+        title=recipe.title,
+        runner=runner,
+        runner_identity_sha256=fp["identity_sha256"],
+        status=_status_of(recipe, run.error),
+        mode="quick" if options.quick else "full",
+        parameters=inputs.params,
+        started_at=run.started.isoformat(timespec="seconds"),
+        duration_s=round(run.duration_s, 3),
+        git=git,
+        packages={k: v for k, v in packages.items() if k != "python"},
+        python=packages["python"],
+        cache_key=inputs.key,
+        cache_inputs=inputs.key_inputs,
+        models=inputs.models,
+        run_dir=run.run_dir.name,
+        notebook={"path": "notebook.ipynb", "sha256": _sha256_bytes(nb_bytes)},
+        metrics=reported.metrics,
+        figures=reported.figures,
+        samples=reported.samples,
+        checks=reported.checks,
+        error=run.error,
+        expected_failure=recipe.expected_failure,
+    )
+
+
+def _detail(recipe: recipes.Recipe, result: Result) -> str:
+    if result.status is Status.UNEXPECTED_PASS:
+        return f"listed as expected to fail ({recipe.expected_failure}) but passed; remove expected_failure"
+    return "" if result.error is None else result.error["message"]
 
 
 def _sha256_bytes(data: bytes) -> str:
@@ -320,6 +375,8 @@ def _execute(
         "EDGETIMING_RUNNER": runner,
         "EDGETIMING_RECIPE": recipe.slug,
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        # onnxruntime's warnings go to the log file below, never to the console (measure.session)
+        ORT_LOG_SEVERITY_ENV: str(ORT_LOG_SEVERITY_IN_LOG),
     })
     client = NotebookClient(
         nb,
@@ -335,7 +392,8 @@ def _execute(
     progress.recipe_started(index, recipe.slug, len(nb.cells))
     current: int | None = None
     try:
-        with client.setup_kernel(env=env, cwd=str(workdir)):
+        with open(run_dir / LOG_FILE, "ab") as log, client.setup_kernel(env=env, cwd=str(workdir), stdout=log,
+                                                                        stderr=log):
             for i, cell in enumerate(nb.cells):
                 current = i
                 if cell.cell_type != "code":
@@ -360,7 +418,8 @@ def _execute(
                       ename=exc.ename, evalue=exc.evalue, traceback=_excerpt(str(exc.traceback)))
     except DeadKernelError as exc:
         return _error(recipe, cell_map, current, "KERNEL_DIED",
-                      f"the kernel died while running this cell ({exc}); look for a crash or an os._exit/kill")
+                      f"the kernel died while running this cell ({exc}); look for a crash or an os._exit/kill "
+                      f"(the kernel's own output is in {run_dir / LOG_FILE})")
     except CellTimeoutError:
         return _error(recipe, cell_map, current, "TIMEOUT", "stopped by a timeout")
     except RuntimeError as exc:
@@ -425,26 +484,25 @@ def _figures_as_files(nb: nbformat.NotebookNode, figures: list[dict[str, Any]], 
         output["data"] = {"text/html": f'<img src="{fig["path"]}" alt="{alt}">', "text/plain": fig["alt"]}
 
 
-def _collect_reports(run_dir: Path) -> dict[str, Any]:
-    """Gather what the recipe reported through :mod:`edgetiming.results.report` (last value wins)."""
-    metrics: dict[str, Any] = {}
-    for rec in _read_jsonl(run_dir / report.METRICS_FILE):
-        name = rec.pop("name")
-        metrics[name] = rec
-    by_name: dict[str, dict[str, Any]] = {}
-    for kind, filename in (("figures", report.FIGURES_FILE), ("samples", report.SAMPLES_FILE)):
-        latest: dict[str, Any] = {}
-        for rec in _read_jsonl(run_dir / filename):
-            latest[rec["name"]] = rec
-        by_name[kind] = latest
-    checks: dict[str, Any] = {}
-    for rec in _read_jsonl(run_dir / report.CHECKS_FILE):
-        checks[rec["name"]] = rec
+@dataclass
+class _Reported:
+    """What a recipe reported through :mod:`edgetiming.results.report` (last value of each name wins)."""
+
+    metrics: dict[str, Metric]
+    figures: list[dict[str, Any]]
+    samples: list[dict[str, Any]]
+    checks: list[dict[str, Any]]
+
+
+def _collect_reports(run_dir: Path) -> _Reported:
+    """Gather what the recipe reported, then remove the report files from the run folder."""
+
+    def latest(filename: str) -> dict[str, dict[str, Any]]:
+        return {rec["name"]: rec for rec in _read_jsonl(run_dir / filename)}
+
+    metrics = {name: Metric.from_dict(rec) for name, rec in latest(report.METRICS_FILE).items()}
+    reported = _Reported(metrics, list(latest(report.FIGURES_FILE).values()),
+                         list(latest(report.SAMPLES_FILE).values()), list(latest(report.CHECKS_FILE).values()))
     for filename in (report.METRICS_FILE, report.FIGURES_FILE, report.SAMPLES_FILE, report.CHECKS_FILE):
         (run_dir / filename).unlink(missing_ok=True)
-    return {
-        "metrics": metrics,
-        "figures": list(by_name["figures"].values()),
-        "samples": list(by_name["samples"].values()),
-        "checks": list(checks.values()),
-    }
+    return reported

@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LAYERS", "Import", "import_graph", "layer_of", "mermaid", "violations"]
+__all__ = ["LAYERS", "Import", "import_graph", "layer_of", "markdown", "mermaid", "violations"]
 
 # rank: packages on one rank must not import each other
 LAYERS: dict[str, int] = {
@@ -139,4 +139,33 @@ def mermaid(root: Path = PACKAGE_DIR) -> str:
     lines = ["flowchart TD"]
     for a, b in pairs:
         lines.append(f"    {a} --> {b}")
+    return "\n".join(lines)
+
+
+def _summary(root: Path, layer: str) -> str:
+    """The first line of a subpackage's docstring (or of ``cli.py``'s)."""
+    path = root / layer / "__init__.py" if (root / layer).is_dir() else root / f"{layer}.py"
+    doc = ast.get_docstring(ast.parse(path.read_text("utf-8"))) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def markdown(root: Path = PACKAGE_DIR) -> str:
+    """The contributor guide's architecture section, drawn from the code: the layers, lowest first,
+    each with the layers it imports and its one-line purpose, then the Mermaid source of the diagram."""
+    graph = import_graph(root)
+    uses: dict[str, set[str]] = {}
+    for imp in graph:
+        a, b = layer_of(imp.importer), layer_of(imp.imported)
+        if a and b and a != b:
+            uses.setdefault(a, set()).add(b)
+    lines = ["| Rank | Subpackage | Imports from | What it holds |", "|---|---|---|---|"]
+    for layer in sorted(LAYERS, key=lambda name: (LAYERS[name], name)):
+        target = f"edgetiming.{layer}"
+        imports = ", ".join(f"`{u}`" for u in sorted(uses.get(layer, ()), key=lambda u: (LAYERS.get(u, 99), u)))
+        lines.append(f"| {LAYERS[layer]} | `{target}` | {imports or 'nothing in edgetiming'} "
+                     f"| {_summary(root, layer).replace('|', '&#124;')} |")
+    counts = f"{len(graph)} imports between edgetiming modules; {len(violations(root))} against the layers or in a circle."
+    lines += ["", counts, "",
+              '<details markdown="1"><summary>The same graph as a Mermaid flowchart</summary>', "",
+              "```mermaid", mermaid(root), "```", "", "</details>"]
     return "\n".join(lines)

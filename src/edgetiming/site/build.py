@@ -27,8 +27,10 @@ from edgetiming.casestudies import pages as casestudy_pages
 from edgetiming.host import fingerprint
 from edgetiming.results import bundlecompare, history, store
 from edgetiming.results.report import figure_outputs
+from edgetiming.results.result import LEGACY_RULE_LABEL, Metric, Result, typed_bundles
 from edgetiming.run import recipe as recipes
 from edgetiming.site import atomic, claims, damaged, fleet_pages, webbench
+from edgetiming.stats.quantiles import format_number
 
 __all__ = ["SiteError", "SiteReport", "build_site", "generate", "serve"]
 
@@ -81,79 +83,100 @@ def _choose_primary(bundles: list[store.RunnerBundle], requested: str | None) ->
     raise SiteError(f"results hold several runners ({', '.join(names)}): choose one with --primary")
 
 
-def _format_value(metric: dict[str, Any]) -> str:
-    value = metric.get("value")
-    if value is None:
-        return "not measured"
-    if isinstance(value, float):
-        text = f"{value:.4g}"
-    else:
-        text = str(value)
-    return f"{text} {metric.get('unit', '')}".strip()
+def state_html(metric: Metric, footnote: int | None = None) -> str:
+    """The one-word state with its reasons as a tooltip and, when ``footnote`` is given, a marker
+    pointing at the footnote that spells them out."""
+    word = fleet_pages.state_word(metric)
+    if metric.state_reasons() and footnote is not None:
+        word += f'<sup><a href="#et-reason-{footnote}">{footnote}</a></sup>'
+    return word
 
 
-def _format_ci(metric: dict[str, Any]) -> str:
-    ci = metric.get("ci")
-    if not ci:
-        return ""
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}] {metric.get('unit', '')}".strip()
+def intervals_html(metric: Metric) -> str:
+    """The metric's 95% interval and, when reported, its within-run and between-run intervals."""
+    parts = [_esc(metric.interval()) if metric.ci else "none"]
+    if metric.ci_within:
+        parts.append(f"within-run {_esc(metric.interval('ci_within'))}")
+    if metric.ci_between:
+        runs = f" ({metric.runs} runs)" if metric.runs else ""
+        parts.append(f"between-run {_esc(metric.interval('ci_between'))}{runs}")
+    return "<br>".join(parts)
 
 
-def _header_html(result: dict[str, Any], *, stale: bool, runner_href: str, downloads: dict[str, str]) -> str:
+def metrics_table_html(metrics: dict[str, Metric]) -> str:
+    """The table of reported metrics: value, intervals, n, state; the reasons as numbered footnotes."""
+    rows, notes = [], []
+    for name, metric in sorted(metrics.items()):
+        footnote = None
+        if metric.state_reasons():
+            notes.append(metric.state_reasons())
+            footnote = len(notes)
+        n = format_number(metric.n) if metric.n is not None else "not given"
+        rows.append(f"<tr><td><code>{_esc(name)}</code></td><td>{_esc(metric.shown())}</td>"
+                    f"<td>{intervals_html(metric)}</td><td>{_esc(n)}</td><td>{state_html(metric, footnote)}</td></tr>")
+    out = ['<table class="et-metrics"><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>state</th></tr>',
+           *rows, "</table>"]
+    if notes:
+        out.append('<ol class="et-state-reasons">')
+        out += [f'<li id="et-reason-{i}">{_esc(text)}</li>' for i, text in enumerate(notes, start=1)]
+        out.append("</ol>")
+    return "".join(out)
+
+
+def _header_html(result: Result, *, stale: bool, runner_href: str, downloads: dict[str, str]) -> str:
     """The result header box shown above a recipe's executed notebook."""
-    status = result["status"]
-    sha = (result["git"].get("sha") or "unknown")[:10]
-    if result["git"].get("dirty"):
+    status = result.status.value
+    sha = (result.git.get("sha") or "unknown")[:10]
+    if result.git.get("dirty"):
         sha += " (uncommitted changes)"
-    mode = result["mode"]
+    mode = result.mode
     rows = [
-        ("Runner", f'<a href="{_esc(runner_href)}">{_esc(result["runner"])}</a>'),
-        ("Run", f'{_esc(result["started_at"])} in {result["duration_s"]:.0f} s'),
+        ("Runner", f'<a href="{_esc(runner_href)}">{_esc(result.runner)}</a>'),
+        ("Run", f'{_esc(result.started_at)} in {result.duration_s:.0f} s'),
         ("Git", f"<code>{_esc(sha)}</code>"),
         ("Mode", f'<span class="et-mode et-{mode}">{mode}</span>'
                  + (" (small budgets: numbers are a preview, not a claim)" if mode == "quick" else "")),
         ("Status", f'<span class="et-status et-{_STATUS_CLASS.get(status, "warn")}">{_esc(status)}</span>'),
-        ("Recipe version", f"<code>{_esc(result['recipe_version'])}</code>"
+        ("Recipe version", f"<code>{_esc(result.recipe_version)}</code>"
                            + (" <strong>stale</strong>: the recipe changed since this run" if stale else "")),
         ("Download", " · ".join(f'<a href="{_esc(href)}" download>{_esc(label)}</a>' for label, href in downloads.items())),
     ]
     parts = ['<div class="et-result" data-status="' + _esc(status) + '">', "<table>"]
     parts += [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
     parts.append("</table>")
-    if result.get("error"):
-        parts.append(f'<p class="et-error"><strong>{_esc(result["error"]["kind"])}</strong>: '
-                     f'{_esc(result["error"]["message"])}</p>')
-    if result.get("checks"):
+    if result.error:
+        parts.append(f'<p class="et-error"><strong>{_esc(result.error["kind"])}</strong>: '
+                     f'{_esc(result.error["message"])}</p>')
+    if result.checks:
         parts.append('<p><strong>SLO checklist on this runner</strong></p><ul class="et-checks">')
-        for check in result["checks"]:
+        for check in result.checks:
             verdict = check["verdict"]
             parts.append(f'<li><span class="et-verdict et-{verdict.lower()}">{_esc(verdict)}</span> '
                          f'{_esc(check["name"])}: {_esc(check["detail"])}</li>')
         parts.append("</ul>")
-    if result.get("metrics"):
-        parts.append('<details><summary>Reported metrics</summary><table class="et-metrics">'
-                     "<tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>valid</th></tr>")
-        for name, metric in sorted(result["metrics"].items()):
-            valid = "yes" if metric.get("valid", True) else (f'no: {_esc(metric["note"])}' if metric.get("note") else "no")
-            parts.append(
-                f"<tr><td><code>{_esc(name)}</code></td><td>{_esc(_format_value(metric))}</td>"
-                f"<td>{_esc(_format_ci(metric) or 'none')}</td><td>{_esc(metric.get('n', 'not given'))}</td>"
-                f"<td>{valid}</td></tr>"
-            )
-        parts.append("</table></details>")
+    if result.metrics:
+        legacy = f" ({LEGACY_RULE_LABEL})" if result.legacy else ""
+        parts.append(f"<details><summary>Reported metrics{_esc(legacy)}</summary>"
+                     + metrics_table_html(result.metrics) + "</details>")
     parts.append("</div>")
     return "\n".join(parts)
 
 
-def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> str:
-    """The box telling a reader how to run this recipe on their device and compare."""
-    params = "\n".join(f"    --param {name}={value!r}" if isinstance(value, str) else f"    --param '{name}={value!r}'"
-                       for name, value in recipe.defaults.items())
-    run = (f"edgetiming run recipes/{recipe.slug}.py --runner my-board \\\n" + params.replace("\n", " \\\n"))
+def _param_line(name: str, value: Any) -> str:
+    return f"    --param {name}={value!r}" if isinstance(value, str) else f"    --param '{name}={value!r}'"
+
+
+def _run_yourself_html(recipe: recipes.Recipe, result: Result, bundle_zip: str) -> str:
+    """The box telling a reader how to run this recipe on their device and compare: the command
+    carries the parameters of the run this page shows (and ``--quick`` when it was a quick run)."""
+    quick = " --quick" if result.quick else ""
+    params = "\n".join(_param_line(name, value) for name, value in result.parameters.items())
+    run = (f"edgetiming run recipes/{recipe.slug}.py --runner my-board{quick} \\\n" + params.replace("\n", " \\\n"))
     return (
         '<details class="et-run-yourself" open><summary><strong>Run it yourself</strong></summary>'
-        "<p>From a clone of this repository, on your device (Debian/Ubuntu, Python 3.10+):</p>"
-        "<pre><code>./scripts/test -q -x tests/test_public_api.py   # sets up .venv with edgetiming\n"
+        "<p>From a clone of this repository, on your device (Debian/Ubuntu, Python 3.10+), with the "
+        f"parameters of the {result.mode} run shown on this page:</p>"
+        "<pre><code>./scripts/test -q -x tests/unit/test_public_api.py   # sets up .venv with edgetiming\n"
         "source .venv/bin/activate\n"
         f"{html.escape(run)}</code></pre>"
         "<p>Change the values to your model (an <code>.onnx</code> path), its input shape and your deadline. "
@@ -161,22 +184,22 @@ def _run_yourself_html(recipe: recipes.Recipe, runner: str, bundle_zip: str) -> 
         "Then compare your result with this page's:</p>"
         f'<pre><code>edgetiming compare {html.escape(Path(bundle_zip).name)} results/my-board/{recipe.slug}</code></pre>'
         f'<p>(download <a href="{html.escape(bundle_zip)}" download>{html.escape(Path(bundle_zip).name)}</a>: '
-        f"this page's result and raw samples from runner <code>{html.escape(runner)}</code>).</p>"
-        + webbench.recipe_link_html(recipe.defaults) + "</details>"
+        f"this page's result and raw samples from runner <code>{html.escape(result.runner)}</code>).</p>"
+        + webbench.recipe_link_html(result.parameters) + "</details>"
     )
 
 
-def _link_figures(nb: nbformat.NotebookNode, result: dict[str, Any]) -> None:
+def _link_figures(nb: nbformat.NotebookNode, result: Result) -> None:
     """Replace each reported figure's inline PNG by a link to the figure file, with its alt text.
 
     The figure files are copied next to the page (``recipes/figures/<recipe>/``);
     the image opens full size when clicked.
     """
-    reported = {f["name"]: f for f in result["figures"]}
+    reported = {f["name"]: f for f in result.figures}
     for output, name in figure_outputs(nb):
         if name not in reported:
             continue
-        src = f"figures/{result['recipe']}/{name}.png"
+        src = f"figures/{result.recipe}/{name}.png"
         alt = html.escape(reported[name]["alt"], quote=True)
         output["data"] = {
             "text/html": f'<figure class="et-figure"><a href="{src}" title="open full size">'
@@ -186,8 +209,8 @@ def _link_figures(nb: nbformat.NotebookNode, result: dict[str, Any]) -> None:
         output["metadata"] = {}
 
 
-def _recipe_notebook(result: dict[str, Any], bundle_dir: Path, header: str) -> nbformat.NotebookNode:
-    nb = nbformat.read(bundle_dir / result["run_dir"] / "notebook.ipynb", as_version=4)
+def _recipe_notebook(result: Result, bundle_dir: Path, header: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(bundle_dir / result.run_dir / "notebook.ipynb", as_version=4)
     _link_figures(nb, result)
     at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(header))
@@ -216,6 +239,7 @@ def generate(
     results_dirs = results_dir if isinstance(results_dir, list) else [results_dir]
     existing = [Path(d) for d in results_dirs if Path(d).is_dir()]
     bundles, problems = store.merge_results_dirs(existing)
+    bundles = typed_bundles(bundles)
     problems += [f"{d}: no results yet; recipe pages say so. Run `edgetiming run` to fill them"
                  for d in results_dirs if not Path(d).is_dir()]
     first_damage = damaged.strict_message([p for p in problems if getattr(p, "runner", None) == primary_runner])
@@ -277,15 +301,15 @@ def generate(
             )
             index_rows.append((recipe, None, page))
         else:
-            stale = recipe.version(result["parameters"]) != result["recipe_version"]
+            stale = recipe.version(result.parameters) != result.recipe_version
             bundle_zip = f"downloads/{recipe.slug}-{primary}.zip"
             bundle_dir = by_runner[primary].bundle_dir(recipe.slug)
             (docs_dir / "recipes" / bundle_zip).write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
             downloads[Path(bundle_zip).name] = bundle_zip
             header = _header_html(result, stale=stale, runner_href=f"../runners/{primary}.html", downloads=downloads)
             header += "\n" + fleet_pages.cross_runner_html(
-                recipe.slug, bundles, is_stale=lambda r, v=recipe.version: v(r["parameters"]) != r["recipe_version"])
-            header += "\n" + _run_yourself_html(recipe, primary, bundle_zip)
+                recipe.slug, bundles, is_stale=lambda r, v=recipe.version: v(r.parameters) != r.recipe_version)
+            header += "\n" + _run_yourself_html(recipe, result, bundle_zip)
             nb = _recipe_notebook(result, by_runner[primary].bundle_dir(recipe.slug), header)
             page = f"recipes/{recipe.slug}.ipynb"
             nbformat.write(nb, docs_dir / page)
@@ -367,8 +391,8 @@ def _claims(docs_dir: Path, bundles: list[store.RunnerBundle], primary: str | No
         by_runner = {}
         for bundle in bundles:
             result = bundle.results.get(claim.recipe)
-            ok = result is not None and result.get("status") in ("OK", "CACHED")
-            by_runner[bundle.runner] = result["metrics"] if ok else None
+            ok = result is not None and result.status.has_numbers
+            by_runner[bundle.runner] = {n: m.to_dict() for n, m in result.metrics.items()} if ok else None
         findings = claims.evaluate(claim, by_runner)
         report.claims += claims.contradictions(claim, findings, primary)
         page = pages.get(claim.recipe)
@@ -379,23 +403,16 @@ def _claims(docs_dir: Path, bundles: list[store.RunnerBundle], primary: str | No
     return rendered
 
 
-def _index_entry(result: dict[str, Any], bundle_dir: Path, docs_dir: Path, page: str) -> dict[str, Any]:
-    """What the MkDocs hook needs to render a recipe's numbers and figures on other pages."""
-    figures = {}
-    for fig in result["figures"]:
-        target = f"recipes/figures/{result['recipe']}/{fig['name']}.png"
+def _index_entry(result: Result, bundle_dir: Path, docs_dir: Path, page: str) -> dict[str, Any]:
+    """What the MkDocs hook needs to render a recipe's numbers and figures on other pages: the
+    result itself, its page, and where its figures were copied."""
+    figure_paths = {}
+    for fig in result.figures:
+        target = f"recipes/figures/{result.recipe}/{fig['name']}.png"
         (docs_dir / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(bundle_dir / result["run_dir"] / fig["path"], docs_dir / target)
-        figures[fig["name"]] = {"alt": fig["alt"], "page_path": target}
-    return {
-        "status": result["status"],
-        "mode": result["mode"],
-        "started_at": result["started_at"],
-        "page": page,
-        "metrics": result["metrics"],
-        "figures": figures,
-        "checks": {c["name"]: c for c in result["checks"]},
-    }
+        shutil.copyfile(bundle_dir / result.run_dir / fig["path"], docs_dir / target)
+        figure_paths[fig["name"]] = target
+    return {"page": page, "figure_paths": figure_paths, "result": result.to_dict()}
 
 
 def _load_base_config(path: Path) -> dict[str, Any]:
@@ -445,7 +462,7 @@ def _write_recipes_index(path: Path, rows: list[tuple[Any, Any, str]], primary: 
             lines.append(f"| {link} | not run | | | |")
         else:
             lines.append(
-                f"| {link} | {result['status']} | {result['mode']} | {result['started_at']} | {result['duration_s']:.0f} s |"
+                f"| {link} | {result.status} | {result.mode} | {result.started_at} | {result.duration_s:.0f} s |"
             )
     if not rows:
         lines.append("| (no recipes found in recipes/) | | | | |")

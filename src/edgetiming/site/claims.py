@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgetiming.stats.quantiles import format_number
+
 __all__ = ["CLAIM", "Claim", "Finding", "contradictions", "evaluate", "find_claims", "render"]
 
 CLAIM = re.compile(r'\{\{\s*claim\(\s*"([^"]*)"\s*,\s*"([^"]*)"\s*,\s*"([<>~])\s*([-+0-9.eE]+)"\s*,\s*"([^"]*)"\s*\)\s*\}\}')
@@ -76,11 +78,7 @@ class Finding:
 
 
 def _fmt(x: float | None) -> str:
-    if x is None:
-        return "?"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.3g}"
+    return "?" if x is None else format_number(x)
 
 
 def find_claims(docs_dir: Path) -> tuple[list[Claim], list[str]]:

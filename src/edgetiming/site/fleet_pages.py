@@ -22,8 +22,11 @@ from typing import Any
 
 from edgetiming.host import fingerprint
 from edgetiming.results import figures, store
+from edgetiming.results.result import Metric, Result, format_interval, format_value
+from edgetiming.stats.quantiles import format_number
 
-__all__ = ["checklist_items", "cross_runner_html", "runner_page", "runners_index", "selftest_section", "stale"]
+__all__ = ["checklist_items", "cross_runner_html", "runner_page", "runners_index", "selftest_section", "stale",
+           "state_word"]
 
 _EVALUATES = re.compile(r"<!--\s*evaluates:\s*([a-z0-9-]+)/([a-z0-9_.-]+)\s*-->")
 _TASK = re.compile(r"^\s*[-*] \[[ xX]\] (.*)$")
@@ -46,10 +49,17 @@ def _cell(value: Any) -> str:
     return _esc(_fmt_fp(value)).replace("|", "\\|")
 
 
-def stale(result: dict[str, Any], current_versions: dict[str, Any]) -> bool:
+def stale(result: Result, current_versions: dict[str, Any]) -> bool:
     """True when the recipe changed since this result was measured (its version differs)."""
-    version_of = current_versions.get(result["recipe"])
-    return version_of is not None and version_of(result["parameters"]) != result["recipe_version"]
+    version_of = current_versions.get(result.recipe)
+    return version_of is not None and version_of(result.parameters) != result.recipe_version
+
+
+def state_word(metric: Metric) -> str:
+    """The state as one word, with the reasons as a tooltip (HTML)."""
+    reasons = metric.state_reasons()
+    title = f' title="{_esc(reasons)}"' if reasons else ""
+    return f'<span class="et-state et-state-{metric.state.value}"{title}>{metric.state.value}</span>'
 
 
 def checklist_items(docs_dir: Path) -> list[tuple[str, str, str | None]]:
@@ -119,10 +129,10 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
         for slug, result in sorted(bundle.results.items()):
             mark = " **stale**" if stale(result, current_versions) else ""
             lines.append(
-                f"| {_recipe_link(slug, result['title'], pages)} | {result['status']} | {result['mode']} | "
-                f"{result['started_at']} | `{result['recipe_version']}`{mark} |"
+                f"| {_recipe_link(slug, result.title, pages)} | {result.status} | {result.mode} | "
+                f"{result.started_at} | `{result.recipe_version}`{mark} |"
             )
-        checks = [(slug, c) for slug, r in sorted(bundle.results.items()) for c in r["checks"]]
+        checks = [(slug, c) for slug, r in sorted(bundle.results.items()) for c in r.checks]
         if checks:
             lines += ["", "## SLO checks evaluated on this runner", "", "| Recipe | Check | Verdict | Detail |",
                       "|---|---|---|---|"]
@@ -151,7 +161,7 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
             lines += ["", f"![{alt_md}](history/{bundle.runner}/{name})"]
     items = checklist_items(docs_dir)
     if items:
-        by_key = {f"{slug}/{c['name']}": c for slug, r in bundle.results.items() for c in r["checks"]}
+        by_key = {f"{slug}/{c['name']}": c for slug, r in bundle.results.items() for c in r.checks}
         lines += ["", "## The checklists, evaluated against this runner's results", "",
                   "Items that no recipe measures are NOT MEASURED: check them by hand.", "",
                   "| Checklist | Item | Verdict |", "|---|---|---|"]
@@ -207,7 +217,7 @@ def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -
         counts = {mode: sum(e["mode"] == mode for e in ok) for mode in ("full", "quick")}
         mode = "full" if counts["full"] >= counts["quick"] else "quick"
         runs = [e for e in ok if e["mode"] == mode]
-        names = sorted({n for e in runs for n, m in e["metrics"].items() if _key_metric(n, m)})
+        names = sorted({n for e in runs for n, m in e["metrics"].items() if _key_metric(n, m.get("unit"), m.get("ci"))})
         if len(runs) < 2 or not names:
             continue
         figures.use_style()
@@ -221,7 +231,7 @@ def history_figures(runner: str, entries: list[dict[str, Any]], out_dir: Path) -
             lo = [m["value"] - m["ci"][0] if m.get("ci") else 0.0 for _, m in points]
             hi = [m["ci"][1] - m["value"] if m.get("ci") else 0.0 for _, m in points]
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=name)
-            alt_parts.append(f"{name} from {ys[0]:.3g} to {ys[-1]:.3g} ms")
+            alt_parts.append(f"{name} from {format_number(ys[0])} to {format_value(ys[-1], 'ms')}")
         for i in range(1, len(runs)):
             if runs[i]["recipe_version"] != runs[i - 1]["recipe_version"]:
                 ax.axvline(i - 0.5, color="0.5", linestyle=":", linewidth=1)
@@ -265,13 +275,13 @@ def runners_index(bundles: list[store.RunnerBundle], primary: str | None, *, pag
                 cells.append("not run")
                 continue
             flag = ", *stale*" if stale(result, current_versions) else ""
-            cells.append(f"{result['status']} ({result['mode']}, {result['started_at'][:10]}{flag})")
+            cells.append(f"{result.status} ({result.mode}, {result.started_at[:10]}{flag})")
         lines.append(f"| {_recipe_link(slug, slug, pages)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _key_metric(name: str, metric: dict[str, Any]) -> bool:
-    return metric.get("unit") == "ms" and bool(metric.get("ci")) and re.search(r"p(50|99)_ms$", name) is not None
+def _key_metric(name: str, unit: str | None, ci: Any) -> bool:
+    return unit == "ms" and bool(ci) and re.search(r"p(50|99)_ms$", name) is not None
 
 
 def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows: int = 10,
@@ -286,8 +296,8 @@ def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows:
         return ""
     names: list[str] = []
     for b in ran:
-        for name, metric in sorted(b.results[slug]["metrics"].items()):
-            if _key_metric(name, metric) and name not in names:
+        for name, metric in sorted(b.results[slug].metrics.items()):
+            if _key_metric(name, metric.unit, metric.ci) and name not in names:
                 names.append(name)
     if not names:
         return ""
@@ -295,23 +305,23 @@ def cross_runner_html(slug: str, bundles: list[store.RunnerBundle], *, max_rows:
         r = b.results[slug]
         flag = ", stale" if is_stale is not None and is_stale(r) else ""
         return (f'<th><a href="../runners/{_esc(b.runner)}.html">{_esc(b.runner)}</a><br>'
-                f"<small>{_esc(r['mode'])}, {_esc(r['started_at'][:10])}{flag}</small></th>")
+                f"<small>{_esc(r.mode)}, {_esc(r.started_at[:10])}{flag}</small></th>")
 
     head = "".join(_head(b) for b in ran)
     rows = []
     for name in names[:max_rows]:
         cells = []
         for b in ran:
-            m = b.results[slug]["metrics"].get(name)
-            if m is None or m.get("value") is None:
+            m = b.results[slug].metrics.get(name)
+            if m is None or m.value is None:
                 cells.append("<td>-</td>")
                 continue
-            flag = "" if m.get("valid", True) else " (invalid)"
-            if m.get("ci"):
-                lo, hi = m["ci"]
-                cells.append(f"<td>{m['value']:.3g} [{lo:.3g}, {hi:.3g}]{flag}</td>")
+            value = format_value(m.value)
+            flag = "" if m.valid else f" ({state_word(m)})"
+            if m.ci:
+                cells.append(f"<td>{value} {format_interval(m.ci)}{flag}</td>")
             else:  # too few samples on this runner for an interval at this percentile
-                cells.append(f"<td>{m['value']:.3g} [no interval: too few samples]{flag}</td>")
+                cells.append(f"<td>{value} [no interval: too few samples]{flag}</td>")
         rows.append(f"<tr><td><code>{_esc(name)}</code> (ms)</td>{''.join(cells)}</tr>")
     return ('<details class="et-cross-runner" open><summary><strong>On every runner</strong> '
             "(value [95% CI] in ms)</summary><table><tr><th>metric</th>" + head + "</tr>" + "".join(rows)

@@ -4,12 +4,13 @@ A guide never types a measured number. It writes a placeholder, and this hook
 replaces it at build time with the value from the primary runner's latest
 result, the interval, the runner and a link to the recipe page:
 
-- ``{{ metric("characterize-latency", "steady.p99_ms") }}``: value, unit, CI, runner, link
+- ``{{ metric("characterize-latency", "steady.p99_ms") }}``: value, unit, intervals, state, runner, link
 - ``{{ value("characterize-latency", "steady.p99_ms") }}``: the value and unit alone (tables)
 - ``{{ figure("characterize-latency", "histogram") }}``: the figure, its alt text and a caption
 - ``{{ check("characterize-latency", "p99-within-deadline") }}``: the verdict and its detail
 - ``{{ runner() }}``: the primary runner's name, linked to its fingerprint
-- ``{{ headlines() }}``: a table of every recipe's ``headline.*`` metrics (the home page)
+- ``{{ headlines() }}``: a table of every recipe's ``headline.*`` metrics with their state (the home page)
+- ``{{ architecture() }}``: the package's layers drawn from its imports (the contributor guide)
 - ``{{ claim("recipe", "metric", "< 1", "sentence") }}``: a sentence bound to a measurement,
   evaluated on every runner (:mod:`edgetiming.site.claims`)
 
@@ -31,64 +32,88 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+from edgetiming.results.result import LEGACY_RULE_LABEL, Metric, Result, format_value
+from edgetiming.site import architecture
+
 __all__ = ["PLACEHOLDER", "on_config", "on_page_markdown", "render_placeholder"]
 
-PLACEHOLDER = re.compile(r"\{\{\s*(metric|value|figure|check|runner|headlines|claim)\(\s*([^)]*?)\s*\)\s*\}\}")
+PLACEHOLDER = re.compile(
+    r"\{\{\s*(metric|value|figure|check|runner|headlines|architecture|claim)\(\s*([^)]*?)\s*\)\s*\}\}")
 _ARG = re.compile(r'"([^"]*)"')
 _INDEX: dict[str, Any] = {}
+#: recipe -> its result on the primary runner, read from the index ``edgetiming site`` wrote
+_RESULTS: dict[str, Result] = {}
 
 
 def on_config(config: Any) -> Any:
     path = (config.get("extra") or {}).get("edgetiming_results")
     _INDEX.clear()
+    _RESULTS.clear()
     if path and Path(path).is_file():
         _INDEX.update(json.loads(Path(path).read_text(encoding="utf-8")))
+        _RESULTS.update({slug: Result.from_dict(entry["result"]) for slug, entry in _INDEX["recipes"].items()})
     return config
-
-
-def _fmt(x: float) -> str:
-    if isinstance(x, int):
-        return f"{x:,}"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 10:
-        return f"{x:.1f}"
-    return f"{x:.3g}"
 
 
 def _rel(page_uri: str, target: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(page_uri) or ".")
 
 
-def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[Result | None, Any]:
     runner = _INDEX.get("runner")
     if not runner:
         raise PluginError(f"{page_uri}: {text} needs results, but the site has none; run `edgetiming run` first")
     if kind in ("runner", "headlines"):
-        return {}, None
+        return None, None
     if len(args) != 2:
         raise PluginError(f'{page_uri}: {text} must name a recipe and an item, e.g. {kind}("recipe", "name")')
     recipe_slug, name = args
-    recipe = _INDEX["recipes"].get(recipe_slug)
-    if recipe is None and recipe_slug in _INDEX.get("damaged", {}):
+    result = _RESULTS.get(recipe_slug)
+    if result is None and recipe_slug in _INDEX.get("damaged", {}):
         return {"damaged": _INDEX["damaged"][recipe_slug]}, None
-    if recipe is None:
+    if result is None:
         raise PluginError(
             f"{page_uri}: {text}: recipe {recipe_slug!r} has no result on runner {runner!r}; "
             f"run `edgetiming run recipes/{recipe_slug}.py` or fix the recipe name"
         )
-    if recipe["status"] not in ("OK", "CACHED"):
-        raise PluginError(f"{page_uri}: {text}: recipe {recipe_slug!r} ended {recipe['status']} on runner {runner!r}")
-    table = {"metric": "metrics", "value": "metrics", "figure": "figures", "check": "checks"}[kind]
-    item = recipe[table].get(name)
+    if not result.status.has_numbers:
+        raise PluginError(f"{page_uri}: {text}: recipe {recipe_slug!r} ended {result.status} on runner {runner!r}")
+    table: dict[str, Any] = {
+        "metric": result.metrics, "value": result.metrics,
+        "figure": {f["name"]: f for f in result.figures}, "check": {c["name"]: c for c in result.checks},
+    }[kind]
+    item = table.get(name)
     if item is None:
-        known = ", ".join(sorted(recipe[table])) or "none"
+        known = ", ".join(sorted(table)) or "none"
         raise PluginError(f"{page_uri}: {text}: recipe {recipe_slug!r} reported no {kind} {name!r} (it has: {known})")
-    return recipe, item
+    return result, item
+
+
+def _state(metric: Metric) -> str:
+    """The one-word state, its reasons (and the old rule, where it applies) in a tooltip."""
+    reasons = metric.state_reasons()
+    title = f' title="{html.escape(reasons, quote=True).replace("|", "&#124;")}"' if reasons else ""
+    return f'<span class="et-state et-state-{metric.state.value}"{title}>{metric.state.value}</span>'
+
+
+def _intervals(metric: Metric) -> list[str]:
+    """The 95% interval and, when reported, the within-run and between-run ones."""
+    parts = [f"95% CI {metric.interval()}"] if metric.ci else []
+    if metric.ci_within:
+        parts.append(f"within-run {metric.interval('ci_within')}")
+    if metric.ci_between:
+        parts.append(f"between-run {metric.interval('ci_between')}" + (f" over {metric.runs} runs" if metric.runs else ""))
+    return parts
+
+
+def _shown(metric: Metric) -> str:
+    return metric.shown() if metric.numeric or metric.value is None else html.escape(metric.shown())
 
 
 def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> str:
     """The Markdown that replaces one placeholder on the page ``page_uri``."""
+    if kind == "architecture":  # drawn from the code, needs no results
+        return architecture.markdown()
     args = _ARG.findall(raw_args)
     if kind == "claim":
         rendered = _INDEX.get("claims", {}).get(text)
@@ -96,68 +121,63 @@ def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> st
             raise PluginError(f"{page_uri}: {text}: malformed claim; write "
                               '{{ claim("recipe", "metric", "< 1", "the sentence") }} on one line')
         return rendered
-    recipe, item = _lookup(page_uri, kind, args, text)
+    result, item = _lookup(page_uri, kind, args, text)
     runner = _INDEX["runner"]
     runner_link = f"[{runner}]({_rel(page_uri, f'runners/{runner}.md')})"
     if kind == "runner":
         return runner_link
     if kind == "headlines":
         return _headlines(page_uri, runner_link)
-    if "damaged" in recipe:  # the result exists but cannot be read: say so and name the file
-        d = recipe["damaged"]
+    if isinstance(result, dict) and "damaged" in result:  # the result exists but cannot be read: name the file
+        d = result["damaged"]
         return (f"**result damaged**: the result of `{html.escape(args[0])}` on {runner_link} cannot be read "
                 f"(`{html.escape(d['path'])}`: {html.escape(d['reason'])}); {html.escape(d['fix'])}")
-    assert item is not None
-    recipe_link = f"[{args[0]}]({_rel(page_uri, recipe['page'])})"
-    provenance = f"{recipe_link} on {runner_link}" + (", quick run" if recipe["mode"] == "quick" else "")
+    assert result is not None and item is not None
+    entry = _INDEX["recipes"][args[0]]
+    recipe_link = f"[{args[0]}]({_rel(page_uri, entry['page'])})"
+    provenance = f"{recipe_link} on {runner_link}" + (", quick run" if result.quick else "")
     if kind in ("metric", "value"):
-        value = item["value"]
-        unit = item.get("unit", "")
-        shown = "not measured" if value is None else (_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else html.escape(str(value)))
-        shown = f"{shown} {unit}".strip() if value is not None else shown
+        shown = _shown(item)
         if kind == "value":
-            return shown + ("" if item.get("valid", True) else " (invalid)")
-        parts = []
-        if item.get("ci"):
-            lo, hi = item["ci"]
-            parts.append(f"95% CI {_fmt(lo)}–{_fmt(hi)} {unit}".strip())
-        if item.get("n"):
-            parts.append(f"n = {item['n']:,}")
-        if not item.get("valid", True):
-            parts.append(f"**invalid**: {html.escape(item.get('note', ''))}")
+            return shown + ("" if item.valid else f" ({_state(item)})")
+        parts = _intervals(item)
+        if item.n:
+            parts.append(f"n = {format_value(item.n)}")
+        parts.append(_state(item))
         parts.append(provenance)
         return f"**{shown}** ({'; '.join(parts)})"
     if kind == "figure":
-        src = _rel(page_uri, item["page_path"])
+        src = _rel(page_uri, entry["figure_paths"][args[1]])
         alt = item["alt"].replace("[", "(").replace("]", ")")
-        return f"![{alt}]({src})\n\n*Figure: measured by {provenance}, {recipe['started_at'][:10]}.*"
+        return f"![{alt}]({src})\n\n*Figure: measured by {provenance}, {result.started_at[:10]}.*"
     verdict = item["verdict"]
     return f'<span class="et-verdict et-{verdict.lower()}">{verdict}</span> {html.escape(item["detail"])} ({provenance})'
 
 
 def _headlines(page_uri: str, runner_link: str) -> str:
-    """Every ``headline.*`` metric of every recipe that ran OK, as a Markdown table."""
-    rows = []
-    for slug, recipe in sorted(_INDEX["recipes"].items()):
-        if recipe["status"] not in ("OK", "CACHED"):
+    """Every ``headline.*`` metric of every recipe that ran OK, as a Markdown table: the value, its
+    intervals and its state (the reasons in a tooltip)."""
+    rows, legacy = [], []
+    for slug, result in sorted(_RESULTS.items()):
+        if not result.status.has_numbers:
             continue
-        for name, metric in sorted(recipe["metrics"].items()):
+        for name, metric in sorted(result.metrics.items()):
             if not name.startswith("headline."):
                 continue
-            value = metric["value"]
-            shown = "not measured" if value is None else (
-                _fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value))
-            unit = metric.get("unit", "") if value is not None else ""
-            ci = f" (95% CI {_fmt(metric['ci'][0])}–{_fmt(metric['ci'][1])})" if metric.get("ci") else ""
-            quick = " (quick run)" if recipe["mode"] == "quick" else ""
-            note = html.escape(metric.get("note", ""), quote=False).replace("|", "\\|")
-            invalid = "" if metric.get("valid", True) else f" **invalid**: {note}"
-            description = html.escape(metric.get("description", ""), quote=False).replace("|", "\\|")
-            rows.append(f"| [{slug}]({_rel(page_uri, recipe['page'])}) | {description} "
-                        f"| **{f'{html.escape(shown, quote=False)} {unit}'.strip()}**{ci}{quick}{invalid} |")
+            if metric.legacy and slug not in legacy:
+                legacy.append(slug)
+            intervals = "; ".join(_intervals(metric))
+            extra = (f" ({intervals})" if intervals else "") + (" (quick run)" if result.quick else "")
+            description = html.escape(metric.description, quote=False).replace("|", "\\|")
+            shown = html.escape(_shown(metric), quote=False) if metric.numeric else _shown(metric)
+            page = _INDEX["recipes"][slug]["page"]
+            rows.append(f"| [{slug}]({_rel(page_uri, page)}) | {description} "
+                        f"| **{shown}**{extra.replace('|', '&#124;')} | {_state(metric)} |")
     if not rows:
         return f"No recipe has reported a headline result on {runner_link} yet."
-    return "| Recipe | Result | On this runner |\n|---|---|---|\n" + "\n".join(rows) + f"\n\nMeasured on {runner_link}."
+    table = "| Recipe | Result | On this runner | State |\n|---|---|---|---|\n" + "\n".join(rows)
+    note = f" Results of {', '.join(legacy)} were {LEGACY_RULE_LABEL}." if legacy else ""
+    return table + f"\n\nMeasured on {runner_link}.{note}"
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

@@ -38,6 +38,7 @@ import numpy as np
 
 from edgetiming.results import store
 from edgetiming.results.report import decode_samples
+from edgetiming.results.result import Result
 from edgetiming.stats import quantiles as stats
 from edgetiming.workload import models
 
@@ -96,13 +97,13 @@ def _ci(q: stats.QuantileEstimate) -> list[float | None]:
     return [q.lower if np.isfinite(q.lower) else None, q.upper if np.isfinite(q.upper) else None]
 
 
-def _setting_labels(result: dict[str, Any]) -> dict[str, str]:
+def _setting_labels(result: Result) -> dict[str, str]:
     """Setting prefix -> its label, from metric descriptions like ``s0.cpu_ms_per_inference``
     ("1 thread: CPU seconds ...")."""
     labels = {}
-    for name, metric in result.get("metrics", {}).items():
+    for name, metric in result.metrics.items():
         prefix, _, rest = name.partition(".")
-        desc = str(metric.get("description", ""))
+        desc = metric.description
         if rest == "cpu_ms_per_inference" and ":" in desc:
             labels[prefix] = desc.split(":", 1)[0].strip()
     return labels
@@ -122,16 +123,16 @@ def comparisons(bundles: list[store.RunnerBundle], model: PageModel, sha256: str
         for recipe, result in sorted(bundle.results.items()):
             if recipe not in _RECIPES:
                 continue
-            used = [m for m in result.get("models", {}).values() if m.get("sha256") == sha256]
-            if not used or list(result.get("parameters", {}).get("input_shape") or []) != list(model.input_shape):
+            used = [m for m in result.models.values() if m.get("sha256") == sha256]
+            if not used or list(result.parameters.get("input_shape") or []) != list(model.input_shape):
                 continue
             labels = _setting_labels(result)
             groups: dict[str, list[np.ndarray]] = {}
-            for sample in result.get("samples", []):
+            for sample in result.samples:
                 found = _CLOSED_LOOP.match(str(sample.get("description", "")))
                 if not found:
                     continue
-                path = bundle.bundle_dir(recipe) / result["run_dir"] / sample["path"]
+                path = bundle.bundle_dir(recipe) / result.run_dir / sample["path"]
                 values = decode_samples(path.read_bytes(), where=path)[int(found.group(1)):]
                 setting = (m.group("setting") if (m := _ROUND.match(sample["name"])) else sample["name"])
                 groups.setdefault(setting, []).append(values)
@@ -141,8 +142,8 @@ def comparisons(bundles: list[store.RunnerBundle], model: PageModel, sha256: str
                 if ns.size == 0:
                     continue
                 row: dict[str, Any] = {
-                    "runner": bundle.runner, "recipe": recipe, "setting": label, "mode": result["mode"],
-                    "started_at": result["started_at"], "n": int(ns.size),
+                    "runner": bundle.runner, "recipe": recipe, "setting": label, "mode": result.mode,
+                    "started_at": result.started_at, "n": int(ns.size),
                     "cpu": str(bundle.fingerprint.get("cpu", {}).get("model", "")),
                     "logical_cores": bundle.fingerprint.get("cpu", {}).get("logical_cores"),
                     "onnxruntime": str(bundle.fingerprint.get("onnxruntime", {}).get("version", "")),
@@ -188,10 +189,10 @@ def write_assets(docs_dir: Path, bundles: list[store.RunnerBundle], *, project_d
     return out / "manifest.json"
 
 
-def recipe_link_html(defaults: dict[str, Any]) -> str:
+def recipe_link_html(parameters: dict[str, Any]) -> str:
     """A paragraph for a recipe page whose model the browser page can run: where to run it there."""
-    model = next((m for m in MODELS if defaults.get("model_path") == f"rapidocr:{m.key}"
-                  and list(defaults.get("input_shape") or []) == list(m.input_shape)), None)
+    model = next((m for m in MODELS if parameters.get("model_path") == f"rapidocr:{m.key}"
+                  and list(parameters.get("input_shape") or []) == list(m.input_shape)), None)
     if model is None:
         return ""
     return (f'<p class="et-wb-recipe-link">No Python at hand? <a href="../guides/measurement/run-on-this-device.html'

@@ -38,6 +38,7 @@ __all__ = [
     "MissRate",
     "QuantileEstimate",
     "SloVerdict",
+    "format_number",
     "min_samples",
     "miss_rate",
     "proportion_ci",
@@ -80,8 +81,16 @@ def _as_array(values: ArrayLike, what: str = "values", *, inf_ok: bool = True) -
     return x
 
 
-def _fmt(x: float) -> str:
-    """Three significant figures without scientific notation for the usual latency range."""
+def format_number(x: float) -> str:
+    """The one way every page, figure and verdict writes a number.
+
+    About three significant figures without scientific notation for the usual
+    latency range: ``1,234``, ``12.3``, ``1.23``, ``0.123``; whole numbers
+    (``int``) with thousands separators; infinity as ``unbounded``. Pages reach it
+    through :func:`edgetiming.results.result.format_value` and ``format_interval``.
+    """
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
     if not math.isfinite(x):
         return "unbounded"
     ax = abs(x)
@@ -460,16 +469,16 @@ def slo_verdict(
     d_txt, extra = f"{deadline_ms:g}", None
     if est.upper <= deadline_ms:
         verdict = "PASS"
-        why = f"{name} upper {conf_txt} bound {_fmt(est.upper)} ms (rank {est.upper_rank} of "
+        why = f"{name} upper {conf_txt} bound {format_number(est.upper)} ms (rank {est.upper_rank} of "
         why += f"{est.n}) <= deadline {d_txt} ms"
     elif est.lower > deadline_ms:
         verdict = "FAIL"
-        low = f"{_fmt(est.lower)} ms" if math.isfinite(est.lower) else "infinite (dropped requests)"
+        low = f"{format_number(est.lower)} ms" if math.isfinite(est.lower) else "infinite (dropped requests)"
         why = f"{name} lower {conf_txt} bound {low} (rank {est.lower_rank} of "
         why += f"{est.n}) > deadline {d_txt} ms"
     else:
         verdict = "INCONCLUSIVE"
-        why = f"{name} {conf_txt} CI [{_fmt(est.lower)}, {_fmt(est.upper)}] ms contains the "
+        why = f"{name} {conf_txt} CI [{format_number(est.lower)}, {format_number(est.upper)}] ms contains the "
         why += f"deadline {d_txt} ms; "
         if est.upper_rank is None and est.n < min_samples(p, confidence):
             why += f"n={est.n} is below the {min_samples(p, confidence)} samples {name} needs; "
@@ -479,7 +488,7 @@ def slo_verdict(
             why += "no feasible number of further samples decides it"
         else:
             why += f"about {extra:,} more samples would decide it if the distribution holds "
-            why += f"({name} now {_fmt(est.value)} ms)"
+            why += f"({name} now {format_number(est.value)} ms)"
     return SloVerdict(verdict, p, deadline_ms, confidence, est, extra, why)
 
 

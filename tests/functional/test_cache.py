@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import onnx
@@ -93,3 +94,25 @@ def test_fingerprint_identity_ignores_the_clock():
     fp = fingerprint.collect("x")
     later = dict(fp, collected_at="2099-01-01T00:00:00+00:00")
     assert fingerprint.fingerprint_hash(later) == fp["identity_sha256"]
+
+
+def test_a_site_edit_reruns_nothing_and_a_stats_edit_reruns_the_recipe(tmp_path, recipe_copy, monkeypatch):
+    path = recipe_copy("passes.py")
+    results = tmp_path / "results"
+    package = Path(cache.__file__).resolve().parent.parent
+    copy = tmp_path / "edgetiming"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "__file__", str(copy / "run" / "cache.py"))
+    cache._hash_tree.cache_clear()
+    assert _status(path, results) == "OK"
+
+    site_module = copy / "site" / "build.py"
+    site_module.write_text(site_module.read_text() + "\n# a typo fixed on a page\n")
+    cache._hash_tree.cache_clear()
+    assert _status(path, results) == "CACHED"
+
+    stats_module = copy / "stats" / "quantiles.py"
+    stats_module.write_text(stats_module.read_text() + "\n# a change to how quantiles are computed\n")
+    cache._hash_tree.cache_clear()
+    assert _status(path, results) == "OK"
+    cache._hash_tree.cache_clear()

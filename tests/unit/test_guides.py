@@ -33,7 +33,7 @@ import pytest
 
 from edgetiming.site.mkdocs_hooks import PLACEHOLDER
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 GUIDES = DOCS / "guides"
 RECIPES = ROOT / "recipes"

@@ -11,7 +11,7 @@ import pytest
 from edgetiming.results import history, store
 from edgetiming.site import build as site
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 REFERENCE = ROOT / "reference"
 MAX_NOTEBOOK_BYTES = 1 << 20

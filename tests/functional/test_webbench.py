@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 
 from edgetiming.results import store
+from edgetiming.results.result import typed_bundles
 from edgetiming.site import webbench
 from edgetiming.stats import quantiles as stats
 from edgetiming.workload import models
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def reference_bundles() -> list[store.RunnerBundle]:
     bundles, problems = store.merge_results_dirs([ROOT / "reference"])
     assert not problems, problems
-    return bundles
+    return typed_bundles(bundles)
 
 
 def test_assets_hold_onnxruntime_web_the_models_with_their_sha256_and_the_runners(tmp_path, reference_bundles):
@@ -54,7 +55,7 @@ def test_assets_hold_onnxruntime_web_the_models_with_their_sha256_and_the_runner
 
 def test_missing_onnxruntime_web_names_the_fix(tmp_path, monkeypatch, reference_bundles):
     monkeypatch.setenv("EDGETIMING_ORT_WEB", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(webbench, "__file__", str(tmp_path / "a" / "b" / "webbench.py"))
+    monkeypatch.setattr(webbench, "__file__", str(tmp_path / "a" / "b" / "c" / "webbench.py"))
     with pytest.raises(webbench.WebbenchError, match=r"npm ci` in web/"):
         webbench.write_assets(tmp_path, reference_bundles, project_dir=tmp_path)
 

@@ -74,7 +74,7 @@ def test_unknown_schema_version_is_refused_and_the_rest_merges(fixture_run, tmp_
     bundles, problems = store.merge_results_dirs([results, other])
     board_c = next(b for b in bundles if b.runner == "board-c")
     assert "raises" not in board_c.results and "passes" in board_c.results
-    assert any("schema_version 7" in p and "edgetiming run --force" in p for p in problems)
+    assert any("schema_version 7" in p and "re-run `edgetiming run recipes/raises.py" in p for p in problems)
 
 
 def test_a_bundle_without_a_runner_fingerprint_is_refused(fixture_run, tmp_path):
@@ -83,7 +83,7 @@ def test_a_bundle_without_a_runner_fingerprint_is_refused(fixture_run, tmp_path)
     dst = _copy_runner(results, other, "board-d")
     (dst / "runner.json").unlink()
     bundles, problems = store.merge_results_dirs([other])
-    assert bundles == [] and "runner.json: missing" in problems[0]
+    assert bundles == [] and "runner.json: damaged: missing" in problems[0]
 
 
 def test_a_newer_quick_run_never_hides_a_full_one(fixture_run, tmp_path):

@@ -14,7 +14,7 @@ from edgetiming.site import build as site
 from edgetiming.site import mkdocs_hooks
 from edgetiming.site.render_audit import Finding, audit_html, audit_site
 
-from .conftest import ROOT
+from ..conftest import ROOT, make_result
 
 REFERENCE = ROOT / "reference"
 
@@ -95,16 +95,39 @@ def test_audit_site_names_each_page(tmp_path):
 
 
 # --------------------------------------------------------------------------- the formatter it found
+def _headline_index(monkeypatch, metrics):
+    result = make_result("loadgen-crosscheck", metrics)
+    monkeypatch.setattr(mkdocs_hooks, "_INDEX", {"runner": "r1", "recipes": {"loadgen-crosscheck": {
+        "page": "recipes/loadgen-crosscheck.md", "figure_paths": {}, "result": result.to_dict()}}})
+    monkeypatch.setattr(mkdocs_hooks, "_RESULTS", {"loadgen-crosscheck": result})
+
+
 def test_headline_of_a_count_renders_bold_without_a_stray_space(monkeypatch):
-    index = {"runner": "r1", "recipes": {"loadgen-crosscheck": {
-        "status": "OK", "mode": "full", "page": "recipes/loadgen-crosscheck.md",
-        "metrics": {"headline.disagreements": {"value": 3, "unit": "", "description": "disagreements"},
-                    "headline.p99_ms": {"value": 12.5, "unit": "ms", "description": "P99"}}}}}
-    monkeypatch.setattr(mkdocs_hooks, "_INDEX", index)
+    _headline_index(monkeypatch, {
+        "headline.disagreements": {"value": 3, "unit": "", "description": "disagreements", "state": "valid"},
+        "headline.p99_ms": {"value": 12.5, "unit": "ms", "description": "P99", "state": "valid"}})
     text = mkdocs_hooks._headlines("index.md", "[r1](runners/r1.md)")
     assert "| **3** |" in text and "| **12.5 ms** |" in text
     html = _md().convert(text)
     assert "<strong>3</strong>" in html and audit_html(html) == []
+
+
+def test_headline_shows_intervals_state_and_the_old_rule(monkeypatch):
+    _headline_index(monkeypatch, {
+        "headline.p99_ms": {"value": 12.5, "unit": "ms", "description": "P99", "ci": [11.0, 14.25],
+                            "ci_within": [11.5, 13.0], "ci_between": [11.0, 14.25], "runs": 3,
+                            "state": "unstable", "reasons": ["3 independent runs disagree | beyond intervals"]},
+        # schema version 1: no state, judged valid/invalid under "CV > 10%"
+        "headline.p50_ms": {"value": 8.0, "unit": "ms", "description": "P50", "valid": False, "note": "CV 14%"}})
+    text = mkdocs_hooks._headlines("index.md", "[r1](runners/r1.md)")
+    p99 = next(line for line in text.splitlines() if "P99" in line)
+    assert "**12.5 ms** (95% CI [11.0, 14.2] ms; within-run [11.5, 13.0] ms; between-run [11.0, 14.2] ms over 3 runs)" in p99
+    assert 'et-state-unstable" title="3 independent runs disagree &#124; beyond intervals">unstable</span> |' in p99
+    p50 = next(line for line in text.splitlines() if "P50" in line)
+    assert ">invalid</span>" in p50 and "judged under the old rule (CV &gt; 10% invalid)" in p50
+    assert "Results of loadgen-crosscheck were judged under the old rule (CV > 10% invalid)." in text
+    html = _md().convert(text)
+    assert html.count("<tr>") == 3 and audit_html(html) == []
 
 
 # --------------------------------------------------------------------------- the reference site

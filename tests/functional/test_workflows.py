@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SAFE_SELF_HOSTED_TRIGGERS = {"push", "schedule", "workflow_dispatch", "workflow_call"}

@@ -20,9 +20,9 @@ from edgetiming.casestudies.sanitize import url_scheme
 from edgetiming.results import store
 from edgetiming.results.report import encode_samples
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "case_studies"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "case_studies"
 EXPECTED: dict[str, list[list[str]]] = yaml.safe_load((FIXTURES / "expected.yml").read_text())
 HOSTILE = [
     "script-tag", "script-mixed-case", "iframe-tag", "event-handler", "javascript-url-markdown",
@@ -430,7 +430,7 @@ def test_strict_mkdocs_build_carries_no_contributed_script(tmp_path):
         assert content.found == [], f"{page.name}: {content.found}"
 
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "case-studies"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "case-studies"
 
 
 @pytest.mark.parametrize("page", ["index.md", "valid-synthetic.md"])

@@ -32,7 +32,7 @@ from edgetiming.site import webbench
 from edgetiming.stats import quantiles as stats
 from edgetiming.workload import models
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

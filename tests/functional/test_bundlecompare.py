@@ -6,12 +6,13 @@ import numpy as np
 
 from edgetiming import cli
 from edgetiming.results import bundlecompare, report, store
+from edgetiming.results.result import Result
 
 
 def test_zip_round_trip_keeps_result_and_samples(fixture_run, tmp_path):
     results, _ = fixture_run
     bundle_dir = results / "fixture-runner" / "passes"
-    result = store.read_result(bundle_dir / "result.json")
+    result = Result.load(bundle_dir / "result.json")
     archive = tmp_path / "passes.zip"
     archive.write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
     loaded = bundlecompare.load_bundle(archive)
@@ -22,7 +23,7 @@ def test_zip_round_trip_keeps_result_and_samples(fixture_run, tmp_path):
 def test_compare_reports_shared_samples_and_metrics(fixture_run, tmp_path, capsys):
     results, _ = fixture_run
     bundle_dir = results / "fixture-runner" / "passes"
-    result = store.read_result(bundle_dir / "result.json")
+    result = Result.load(bundle_dir / "result.json")
     archive = tmp_path / "site.zip"
     archive.write_bytes(bundlecompare.zip_bundle(bundle_dir, result))
     assert cli.main(["compare", str(archive), str(bundle_dir)]) == 0

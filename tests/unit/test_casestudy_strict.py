@@ -14,9 +14,9 @@ from edgetiming import cli
 from edgetiming.casestudies import model as cs
 from edgetiming.casestudies.read import impossible_samples, read_yaml, walk_keys
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "case_studies"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "case_studies"
 
 
 def _case(tmp_path: Path, name: str = "my-case") -> Path:

@@ -8,11 +8,12 @@ import pytest
 
 from edgetiming.host import fingerprint, runner_name
 from edgetiming.results import store
+from edgetiming.results.result import typed_bundles
 from edgetiming.run import executor
 from edgetiming.site import fleet_pages
 from edgetiming.site.runner_diff import differences, markdown
 
-from .conftest import FIXTURE_RECIPES, ROOT
+from ..conftest import FIXTURE_RECIPES, ROOT
 
 EPYC_AVX2 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -132,6 +133,7 @@ def test_hostile_fingerprint_values_are_shown_as_text():
 
 def test_runner_page_leads_with_the_differences(tmp_path):
     bundles, _ = store.load_results_dir(ROOT / "reference")
+    bundles = typed_bundles(bundles)
     server = next(b for b in bundles if b.runner == "server-16c")
     others = [b.fingerprint for b in bundles if b is not server]
     page = fleet_pages.runner_page(server, current_versions={}, pages={}, docs_dir=tmp_path, others=others)

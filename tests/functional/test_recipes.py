@@ -11,7 +11,7 @@ import pytest
 from edgetiming.results import store
 from edgetiming.run import recipe as recipes
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 RECIPES_DIR = ROOT / "recipes"
 #: slug -> why it cannot pass here. Empty: every recipe must pass.

@@ -23,7 +23,7 @@ from edgetiming.results.figures import (
     use_style,
     waterfall,
 )
-from edgetiming.stats.quantiles import _fmt, quantile, quantile_ci, summarize
+from edgetiming.stats.quantiles import format_number, quantile, quantile_ci, summarize
 
 MS = 1_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +53,7 @@ def _check_axes(fig: Figure, y_unit: str = "(") -> None:
 
 
 def _ms(v: float) -> str:
-    return f"{_fmt(v)} ms"
+    return f"{format_number(v)} ms"
 
 
 def test_public_names() -> None:
@@ -102,7 +102,7 @@ def test_tail_plot(latency_ns: np.ndarray) -> None:
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     q99 = quantile_ci(latency_ns / MS, 0.99)
-    assert f"P99 {_ms(q99.value)} (95% CI {_fmt(q99.lower)}-{_fmt(q99.upper)} ms)" in alt
+    assert f"P99 {_ms(q99.value)} (95% CI {format_number(q99.lower)}-{format_number(q99.upper)} ms)" in alt
     assert "P99.9 not shown" in alt  # 2,000 < 2,995 samples
     assert ax.collections, "the confidence band is drawn"
 
@@ -157,7 +157,7 @@ def test_compare_configs(latency_ns: np.ndarray) -> None:
     ax = fig.axes[0]
     assert "(ms)" in ax.get_xlabel()
     q = summaries["fp32"].estimate(0.99)
-    assert f"fp32 {_ms(q.value)} [{_fmt(q.lower)}, {_fmt(q.upper)}]" in alt
+    assert f"fp32 {_ms(q.value)} [{format_number(q.lower)}, {format_number(q.upper)}]" in alt
     assert "short" in alt and "[" in alt and "unbounded] (invalid: n=200 < 299)" in alt
     assert alt.startswith("P99 latency of 3 configurations with 95% confidence intervals")
     with pytest.raises(KeyError):

@@ -12,7 +12,7 @@ import yaml
 from edgetiming.results import store
 from edgetiming.site import build as site
 
-from .conftest import FIXTURE_RECIPES, ROOT
+from ..conftest import FIXTURE_RECIPES, ROOT, make_result
 
 
 @pytest.fixture
@@ -157,25 +157,29 @@ def test_fleet_pages_show_every_runner_checks_and_checklists(project, fixture_ru
 
 
 def test_cross_runner_table_lists_each_runners_interval():
-    from edgetiming.results import store
     from edgetiming.site import fleet_pages
 
-    def bundle(name, p99):
-        metric = {"value": p99, "unit": "ms", "ci": [p99 * 0.9, p99 * 1.1], "valid": True, "description": ""}
-        result = {"metrics": {"steady.p99_ms": metric}, "mode": "full" if name == "a" else "quick",
-                  "started_at": "2026-11-27T07:00:00+00:00", "recipe_version": name}
+    def bundle(name, p99, **metric_fields):
+        metric = {"value": p99, "unit": "ms", "ci": [p99 * 0.9, p99 * 1.1], "valid": True, "description": "",
+                  "state": "valid", **metric_fields}
+        result = make_result("r", {"steady.p99_ms": metric}, mode="full" if name == "a" else "quick",
+                             recipe_version=name * 16)
         return store.RunnerBundle(name, Path("."), {}, {"r": result})
 
     html_table = fleet_pages.cross_runner_html("r", [bundle("a", 10.0), bundle("b", 20.0)],
-                                               is_stale=lambda r: r["recipe_version"] == "b")
+                                               is_stale=lambda r: r.recipe_version == "b" * 16)
     assert '<a href="../runners/a.html">a</a><br><small>full, 2026-11-27</small>' in html_table
     assert '<a href="../runners/b.html">b</a><br><small>quick, 2026-11-27, stale</small>' in html_table
-    assert "10 [9, 11]" in html_table and "20 [18, 22]" in html_table
+    # one number format on every page: three significant figures, intervals as [low, high]
+    assert "10.0 [9.00, 11.0]" in html_table and "20.0 [18.0, 22.0]" in html_table
     assert fleet_pages.cross_runner_html("r", [bundle("a", 10.0)]) == ""
     # a runner with too few samples for an interval at that percentile says so instead of failing the build
-    few = bundle("c", 30.0)
-    del few.results["r"]["metrics"]["steady.p99_ms"]["ci"]
-    assert "30 [no interval: too few samples]" in fleet_pages.cross_runner_html("r", [bundle("a", 10.0), few])
+    few = bundle("c", 30.0, ci=None)
+    assert "30.0 [no interval: too few samples]" in fleet_pages.cross_runner_html("r", [bundle("a", 10.0), few])
+    # a metric that is not valid says which state it is in, with the reasons in the tooltip
+    shaky = bundle("d", 40.0, state="unstable", reasons=["3 independent runs disagree"])
+    cell = fleet_pages.cross_runner_html("r", [bundle("a", 10.0), shaky])
+    assert '(<span class="et-state et-state-unstable" title="3 independent runs disagree">unstable</span>)' in cell
 
 
 def test_history_survives_an_ephemeral_runner_through_the_published_site(project, fixture_run, tmp_path):

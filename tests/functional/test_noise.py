@@ -328,7 +328,7 @@ def test_runner_page_section_shows_a_selftest(tmp_path):
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
 def test_run_with_a_selftest_stores_it_in_the_runners_bundle(tmp_path):
-    recipe = Path(__file__).parent / "fixtures" / "recipes" / "passes.py"
+    recipe = Path(__file__).parent.parent / "fixtures" / "recipes" / "passes.py"
     code = cli.main(["run", str(recipe), "--results", str(tmp_path / "r"), "--runner", "noisy",
                      "--selftest-s", "1"])
     assert code == 0

@@ -18,7 +18,7 @@ import pytest
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats.validity import min_samples_two_sided
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 NODE = shutil.which("node")
 PERCENTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999)

@@ -22,7 +22,7 @@ import pytest
 
 from edgetiming.run import recipe as recipes
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
