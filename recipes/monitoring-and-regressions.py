@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {window: 150, baseline_windows: 5, regression_windows: 5, calibration_iters: 300, consecutive: 2, history: 4, build_iters: 100}
+#     quick: {window: 150, baseline_windows: 5, regression_windows: 5, calibration_iters: 300, consecutive: 2, history: 4, build_iters: 100, build_runs: 3}
 #     expected_duration_s: 90
 #     timeout_cell_s: 600
 # ---
