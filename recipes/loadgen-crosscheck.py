@@ -39,6 +39,7 @@ from edgetiming.measure.loadgen_check import loadgen_crosscheck
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
+from edgetiming.stats.validity import judge
 
 session = open_session(model_path, SessionConfig(intra_op_num_threads=intra_op_num_threads))
 feeds = make_feeds(session, {session.get_inputs()[0].name: tuple(input_shape)}, seed=seed)
@@ -102,7 +103,10 @@ report.check("loadgen-same-estimator", "INCONCLUSIVE" if None in same else ("PAS
              + (" (some traces were missing)" if None in same else ""))
 server = check.scenarios["Server"]
 verdict = stats.slo_verdict(server.harness_ns, percentile, deadline_ms, confidence=confidence)
-report.check("server-slo", verdict.verdict, f"harness open loop at {server_target_qps:g} QPS: " + verdict.reason)
+n_state = judge(n=server.harness_ns.size, percentiles=(percentile,))  # no verdict from an invalid estimate
+report.check("server-slo", verdict.verdict if n_state.valid else "INCONCLUSIVE", f"harness open loop at "
+             f"{server_target_qps:g} QPS: {verdict.reason}" + ("" if n_state.valid else f"; no verdict: "
+                                                               f"{'; '.join(n_state.reasons)}"))
 report.metric("crosscheck.all_agree", check.all_agree, description="every compared percentile agrees within its interval")
 p90_blocks = {name: [stats.quantile(r.steady_ns if name == "SingleStream" else r.response_ns, 0.9) / 1e6
                      for r in sc.harness_runs] for name, sc in check.scenarios.items()}
@@ -123,7 +127,7 @@ else:
                  f"harness's own P90 ranged {min(p90_blocks[worst.scenario]):.3f}-{max(p90_blocks[worst.scenario]):.3f}"
                  f" ms from block to block in {worst.scenario}: the order-statistic intervals treat one block's "
                  "samples as independent and do not cover that spread.")
-lines.append(f"Server P{percentile * 100:g} <= {deadline_ms:g} ms: {verdict.verdict}; LoadGen's own Server verdicts "
+lines.append(f"Server P{percentile * 100:g} <= {deadline_ms:g} ms: {verdict.verdict if n_state.valid else 'no verdict'}; LoadGen's own Server verdicts "
              "per block: " + ", ".join(r.validity for r in server.loadgen_runs) + ".")
 print("\n".join(lines))
 weak = [f"{a.scenario} P{a.percentile * 100:g}" for a in check.agreements if a.loadgen_ns is None

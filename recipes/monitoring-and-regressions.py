@@ -25,9 +25,7 @@
 # slowdown within a few windows. The second half is the release gate: each build is timed in
 # several fresh processes and compared over processes, so an identical build is flagged at
 # about the nominal 5% and a deliberately slowed one is caught.
-#
-# The model is the PP-OCRv4 angle classifier from the `rapidocr-onnxruntime` wheel: its
-# millisecond calls give many monitoring windows within the time budget.
+# The model, the PP-OCRv4 angle classifier, answers in milliseconds: many windows per minute.
 
 # %% tags=["parameters"]
 model_path = "rapidocr:cls"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls
@@ -60,7 +58,13 @@ from matplotlib.figure import Figure
 
 from edgetiming.measure.builds import Build, run_builds
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
-from edgetiming.measure.monitor import AlertRule, LatencyMonitor, episodes, histogram_bytes, quantile_bounds
+from edgetiming.measure.monitor import (
+    AlertRule,
+    LatencyMonitor,
+    episodes,
+    histogram_bytes,
+    quantile_bounds,
+)
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
@@ -296,18 +300,15 @@ report.check("bounded-rule-catches-regression", "PASS" if caught["bounded"] else
 for name, v, good in (("slowed-build-caught", v_b, v_b.flagged), ("identical-build-not-flagged", v_aa, not v_aa.flagged)):
     known = v.ratio.interval.known
     report.check(name, ("PASS" if good else "FAIL") if known else "INCONCLUSIVE", v.sentence(PC, runner))
-report.check("histogram-accuracy", "PASS" if max_err <= 2e-3 else "FAIL",
-             f"largest relative error of the merged histogram's percentiles against the exact ones: {max_err:.3%} "
-             "(3 significant digits promise about 0.1%)")
+report.check("histogram-accuracy", "PASS" if max_err <= 2e-3 else "FAIL", f"largest relative error of the merged "
+             f"histogram's percentiles against the exact ones: {max_err:.3%} (3 significant digits promise ~0.1%)")
 report.check("memory-bounded", "INCONCLUSIVE" if growth is None else ("PASS" if growth == 0 else "FAIL"),
              (f"monitor memory grew by {growth} bytes after its {history}-window history filled" if growth is not None
               else f"only {len(mem)} windows, fewer than the {history}-window history: its ceiling was not reached")
              + f"; {kib['monitor_bytes']:.0f} KiB for {last:,} samples")
 
 # %% [markdown]
-# ## Conclusion on this runner
-#
-# Generated from the measurements and verdicts above.
+# ## Conclusion on this runner (generated from the measurements and verdicts above)
 
 # %%
 aa_iv = v_aa.ratio.interval
@@ -348,8 +349,6 @@ display(Markdown("\n".join(lines)))
 #     --param window=1000 --param threshold_factor=1.2 --param slowdown=0.2
 # ```
 #
-# `slowdown=0.2` asks whether a 20% slower build is caught by the alert rule and by the
-# gate; lower it until one stops catching it to learn the smallest regression your device's
-# noise lets you see (more `build_runs` narrow the gate's interval). On the device, keep one
-# `LatencyMonitor` per model, ship `monitor.total.encode()` (a few KiB) with your telemetry
-# and merge the histograms on the server with `decode_and_add`.
+# Lower `slowdown` until the rule or the gate stops catching it: that is the smallest
+# regression your device's noise lets you see (more `build_runs` narrow the gate). On the
+# device, ship `monitor.total.encode()` (a few KiB) and merge on the server with `decode_and_add`.

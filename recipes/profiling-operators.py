@@ -59,11 +59,18 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
-from edgetiming.measure.profile import Profile, attribute_slow, fresh_process_memory, overhead_verdict, profiled_session
+from edgetiming.measure.profile import (
+    Profile,
+    attribute_slow,
+    fresh_process_memory,
+    overhead_verdict,
+    profiled_session,
+)
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats.repeated import balanced_order, paired_ratio
+from edgetiming.stats.validity import judge
 from edgetiming.workload.models import resolve, sha256_file
 from edgetiming.workload.ocrdata import det_input, render_page
 
@@ -255,9 +262,11 @@ report.figure(fig, "memory", alt="Resident memory of a fresh process after each 
 unprofiled_ns = np.concatenate(lat["unprofiled"])
 verdict = stats.slo_verdict(unprofiled_ns, percentile, deadline_ms)
 ve = verdict.estimate
-report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict,
+n_state = judge(n=ve.n, percentiles=(percentile,))  # no verdict from an invalid estimate
+report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict if n_state.valid else "INCONCLUSIVE",
              f"unprofiled P{percentile * 100:g} = {ve.value:.2f} ms, 95% CI [{ve.lower:.2f}, {ve.upper:.2f}] ms over "
-             f"{ve.n} inferences of one process, deadline {deadline_ms:g} ms: {verdict.reason}")
+             f"{ve.n} inferences of one process, deadline {deadline_ms:g} ms: {verdict.reason}"
+             + ("" if n_state.valid else f"; no verdict: {'; '.join(n_state.reasons)}"))
 report.check("peak-memory-within-budget", "PASS" if peak["arena on"] <= memory_budget_mb else "FAIL",
              f"peak resident memory of a fresh process with the default arena {peak['arena on']:.0f} MiB (without "
              f"the arena {peak['arena off']:.0f} MiB) against a {memory_budget_mb:g} MiB budget")
@@ -291,7 +300,8 @@ lines = [
     f"- Memory: a fresh process peaks at {peak['arena on']:.0f} MiB with the arena and {peak['arena off']:.0f} MiB "
     f"without it (one process each); creating the session adds {session_mb['arena on']:.0f} MiB and running it "
     f"{run_mb['arena on']:.0f} MiB more.",
-    f"- SLO P{percentile * 100:g} <= {deadline_ms:g} ms (unprofiled): **{verdict.verdict}** ({verdict.reason}).",
+    f"- SLO P{percentile * 100:g} <= {deadline_ms:g} ms (unprofiled, one process): "
+    + (f"**{verdict.verdict}** ({verdict.reason})." if n_state.valid else f"no verdict: {'; '.join(n_state.reasons)}."),
 ]
 head_notes = ([f"the profiler slowed the inferences it measured (P50 ratio {overhead.ratio:.2f})"]
               if overhead_state == "FAIL" else []) + ([f"kernels cover only {coverage:.0%} of each profiled inference"]

@@ -11,7 +11,7 @@ from edgetiming.stats.repeated import paired_ratio
 def blocks(rng: np.random.Generator, factor: float = 1.0, n: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-block P50s of unprofiled, profiled (x factor) and A/A sessions sharing each block's machine state."""
     level = 28.0 * np.exp(rng.normal(0, 0.05, n))
-    noise = lambda: np.exp(rng.normal(0, 0.01, n))  # noqa: E731
+    noise = lambda: np.exp(rng.normal(0, 0.01, n))
     return level * noise(), level * factor * noise(), level * noise()
 
 
@@ -28,7 +28,7 @@ def test_no_overhead_passes_and_says_no_detectable_difference_mostly():
     assert all(st == "PASS" for st, _, _ in states)
     no_diff = sum(d == "no detectable difference" for _, _, d in states)
     assert no_diff >= 180, f"an A/A-like pair was called different in {200 - no_diff} of 200 trials"
-    st, sentence, _ = next(x for x in states if x[2] == "no detectable difference")
+    _, sentence, _ = next(x for x in states if x[2] == "no detectable difference")
     assert sentence.startswith("profiled and unprofiled: no detectable difference on r1")
     assert "A/A noise floor" in sentence
 
