@@ -56,15 +56,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.measure import monitor as mon
 from edgetiming.measure.builds import Build, run_builds
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
-from edgetiming.measure.monitor import (
-    AlertRule,
-    LatencyMonitor,
-    episodes,
-    histogram_bytes,
-    quantile_bounds,
-)
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
@@ -117,9 +111,9 @@ report.metric("threshold_ms", threshold_ms, unit="ms",
 # kept too, only to check the monitor against them.
 
 # %%
-rules = {"naive": AlertRule(threshold_ms, consecutive=1, use_lower_bound=False),
-         "bounded": AlertRule(threshold_ms, consecutive=consecutive)}
-monitor = LatencyMonitor(window=window, percentile=percentile, confidence=confidence, rules=rules, history=history)
+rules = {"naive": mon.AlertRule(threshold_ms, consecutive=1, use_lower_bound=False),
+         "bounded": mon.AlertRule(threshold_ms, consecutive=consecutive)}
+monitor = mon.LatencyMonitor(window=window, percentile=percentile, confidence=confidence, rules=rules, history=history)
 raw, closed, mem_track, record_ns = [], [], [], []
 with timing_gc_off():
     for k in range(baseline_windows + regression_windows):
@@ -135,7 +129,7 @@ win = pd.DataFrame([w.to_dict() | {f"{kind}.{r}": getattr(w, kind)[r] for r in r
                     for w in closed]).drop(columns=["over", "firing"])
 win["upper_ms"] = win["upper_ms"].astype(float)  # None (window too short to bound) -> NaN
 win["phase"] = np.where(win["index"] < baseline_windows, "unchanged", "slowed")
-false_alarms = {r: [i for i in episodes(win[f"firing.{r}"]) if i < baseline_windows] for r in rules}
+false_alarms = {r: [i for i in mon.episodes(win[f"firing.{r}"]) if i < baseline_windows] for r in rules}
 caught = {r: win.loc[(win.phase == "slowed") & win[f"firing.{r}"], "index"].tolist() for r in rules}
 delay = {r: (caught[r][0] - baseline_windows + 1) if caught[r] else None for r in rules}
 for r, rule in rules.items():
@@ -189,10 +183,10 @@ total = monitor.total
 accuracy = pd.DataFrame([
     {"percentile": f"P{p * 100:g}", "histogram_ms": hv / 1e6, "exact_ms": ex / 1e6, "relative_error": abs(hv - ex) / ex}
     for p in (0.5, 0.9, 0.99, 0.999) if stream.size >= stats.min_samples(p)
-    for hv, ex in [(quantile_bounds(total, p, confidence)[1], stats.quantile(stream, p))]])
+    for hv, ex in [(mon.quantile_bounds(total, p, confidence)[1], stats.quantile(stream, p))]])
 max_err = float(accuracy["relative_error"].max())
 mem = pd.DataFrame(mem_track, columns=["samples", "monitor_bytes", "raw_bytes"])
-encoded, hist_bytes = len(total.encode()), histogram_bytes(total)
+encoded, hist_bytes = len(total.encode()), mon.histogram_bytes(total)
 growth = int(mem["monitor_bytes"].iloc[-1] - mem["monitor_bytes"].iloc[history - 1]) if len(mem) > history else None
 record_us = float(np.median(record_ns)) / 1e3
 kib = {k: mem[k].iloc[-1] / 1024 for k in ("monitor_bytes", "raw_bytes")}
