@@ -17,6 +17,8 @@
 # %% [markdown]
 # # A latency budget for a multi-stage OCR pipeline
 #
+# (Over 350 lines: three experiments share one pipeline run: budgets, stage verdicts, fan-out.)
+#
 # An application promises a deadline per frame, for example "the text on a camera frame is
 # read within `deadline_ms` at P99". The frame goes through several stages, and only the sum
 # reaches the user. This recipe runs the real PP-OCRv4 pipeline (preprocess, text detection,
@@ -27,15 +29,14 @@
 # and why a frame that needs K recognizer calls has a fatter tail than one call: if one call
 # in `1/q` is slow, a frame hits at least one slow call with probability `1-(1-q)^K`.
 #
-# **How the stages are timed.** rapidocr's own `RapidOCR()` pipeline returns only three times
-# (detection, classification, recognition), folds pre- and postprocessing into them,
-# upscales small images to a 736-pixel short side by default, and batches six text lines
-# into one recognizer call, so the per-call fan-out is invisible. This recipe therefore
-# drives the three models directly with `edgetiming.measure.pipeline.run_pipeline`, with rapidocr's
-# own box extraction (`DBPostProcess`, `ClsPostProcess`) and the same resizing, normalization
-# and CTC decoding (`edgetiming.workload.ocrdata`), so every stage is timed with the same clock and
-# the stages add up to the frame exactly. Each text line is one recognizer call, timed on
-# its own.
+# **How the stages are timed.** rapidocr's `RapidOCR()` returns only three times and batches
+# six lines into one recognizer call, hiding the fan-out, so `edgetiming.workload.ocrpipeline`
+# drives the three models directly with rapidocr's own box extraction, resizing and decoding:
+# every stage on one clock, the stages summing to the frame, each line one timed recognizer call.
+#
+# The frame P99 comes from one process (a per-process P99 needs 368 frames, and five processes
+# of them would take about 10 minutes on a 2-vCPU runner); it is reported with its one-run
+# interval and state, not as a number that reproduces across processes.
 
 # %% tags=["parameters"]
 deadline_ms = 250.0  # the application's per-frame deadline (a parameter: set your own)
@@ -65,30 +66,24 @@ seed = 0
 # measured against ground truth, not assumed.
 
 # %%
-import math
-import time
+import os
 
 import numpy as np
 import onnxruntime as ort
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-from scipy.stats import beta
 
 from edgetiming.measure.pipeline import run_pipeline
 from edgetiming.measure.session import SessionConfig, open_session, session_settings
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats.jitter import fanout_tail
+from edgetiming.stats.validity import judge
 from edgetiming.workload import ocrdata
+from edgetiming.workload.ocrpipeline import OcrStages
 
 figures.use_style()
-
-
-def log_ticks(ax) -> None:
-    """Plain-number ticks at 1, 2 and 5 per decade on a log y axis."""
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+runner = os.environ.get("EDGETIMING_RUNNER") or "this runner"
 rng = np.random.default_rng(seed)
 
 
@@ -105,96 +100,21 @@ print(f"{len(frames)} distinct {frame_height}x{frame_width} frames, {lines_per_f
 # %% [markdown]
 # ## The pipeline's stages
 #
-# | stage | what it does |
-# |---|---|
-# | preprocess | resize to a multiple of 32 (longest side `det_limit_side_len`), normalize, NCHW |
-# | detect | the PP-OCRv4 detector (one call per frame) |
-# | boxes | DB postprocess: threshold the probability map, find text boxes, crop each line |
-# | classify | the angle classifier on all lines in one batch; rotate lines it reads as upside down |
-# | recognize | the PP-OCRv4 recognizer, one call per line (K calls per frame), each timed |
-# | postprocess | CTC decoding of each line into text and a confidence |
+# preprocess (resize, normalize), detect (one detector call), boxes (DB postprocess, crop each
+# line), classify (the angle classifier on all lines in one batch), recognize (one call per
+# line, K per frame, each timed), postprocess (CTC decoding).
 
 # %%
-import cv2
-from rapidocr_onnxruntime.ch_ppocr_cls.utils import ClsPostProcess
-from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
-
 config = SessionConfig(intra_op_num_threads=intra_op_threads or None, allow_spinning=allow_spinning)
-det = open_session("rapidocr:det", config)
-cls = open_session("rapidocr:cls", config)
-rec = open_session("rapidocr:rec", config)
-det_in, cls_in, rec_in = (s.get_inputs()[0].name for s in (det, cls, rec))
-db_post = DBPostProcess(thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6,
-                        score_mode="fast", use_dilation=True)
-cls_post = ClsPostProcess(["0", "180"])
-ctc = ocrdata.CtcDecoder.from_model(rec)
-print("onnxruntime", ort.__version__, "| settings:", {k: v for k, v in session_settings(det).items()
-                                                      if k in ("intra_op_num_threads", "allow_spinning")})
-
-
-def crop_line(img: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Perspective crop of one text box (tl, tr, br, bl), as rapidocr does."""
-    pts = box.astype(np.float32)
-    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
-    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
-    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-    m = cv2.getPerspectiveTransform(pts, dst)
-    return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
-
-
-rec_calls_ns: list[list[int]] = []  # per frame, the time of each recognizer call, in order
-
-
-def preprocess(item):
-    img, _truth = item
-    return img, ocrdata.det_input(img, limit_side_len=det_limit_side_len, limit_type="max")
-
-
-def detect(state):
-    img, x = state
-    return img, det.run(None, {det_in: x})[0]
-
-
-def boxes(state):
-    img, prob = state
-    found, _scores = db_post(prob, img.shape[:2])
-    ordered = sorted(found, key=lambda b: (int(b[:, 1].min()) // 10, int(b[:, 0].min())))
-    return [crop_line(img, b) for b in ordered]
-
-
-def classify(lines):
-    if not lines:
-        return lines
-    batch = np.concatenate([ocrdata.rec_input(line, height=48, width=192) for line in lines])
-    for i, (label, score) in enumerate(cls_post(cls.run(None, {cls_in: batch})[0])):
-        if label == "180" and score > 0.9:
-            lines[i] = cv2.rotate(lines[i], cv2.ROTATE_180)
-    return lines
-
-
-def recognize(lines):
-    perf, calls, outs = time.perf_counter_ns, [], []
-    for line in lines:
-        h, w = line.shape[:2]
-        width = max(rec_min_width, math.ceil(48 * w / h))
-        x = ocrdata.rec_input(line, height=48, width=width)
-        t0 = perf()
-        outs.append(rec.run(None, {rec_in: x})[0])
-        calls.append(perf() - t0)
-    rec_calls_ns.append(calls)
-    return outs
-
-
-def postprocess(outs):
-    return [ctc.decode(o)[0] for o in outs]
-
-
-STAGES = [("preprocess", preprocess), ("detect", detect), ("boxes", boxes),
-          ("classify", classify), ("recognize", recognize), ("postprocess", postprocess)]
+ocr = OcrStages(*(open_session(f"rapidocr:{m}", config) for m in ("det", "cls", "rec")),
+                det_limit_side_len=det_limit_side_len, rec_min_width=rec_min_width)
+STAGES = ocr.stages()
 names = [n for n, _ in STAGES]
-got = postprocess(recognize(classify(boxes(detect(preprocess(frames[0]))))))
+rec_calls_ns = ocr.rec_calls_ns
+print("onnxruntime", ort.__version__, "| settings:", {k: v for k, v in session_settings(ocr.det).items()
+                                                      if k in ("intra_op_num_threads", "allow_spinning")})
+print("first frame read as:", [t for t, _ in ocr(frames[0])])
 rec_calls_ns.clear()
-print("first frame read as:", [t for t, _ in got])
 
 # %% [markdown]
 # ## From one deadline to per-stage budgets
@@ -277,14 +197,11 @@ data = [run.stage(s) / 1e6 for s in names] + [e2e / 1e6]
 ax.boxplot(data, whis=(1, 99), showfliers=True, flierprops={"markersize": 2})
 ax.set_xticks(range(1, len(names) + 2), names + ["frame"])
 ax.set_yscale("log")
-log_ticks(ax)
-for i, s in enumerate(names):
-    ax.plot([i + 0.65, i + 1.35], [budget_ms[s]] * 2, "--", color="#D55E00", linewidth=1.2,
-            label="budget" if i == 0 else None)
-ax.plot([len(names) + 0.65, len(names) + 1.35], [deadline_ms] * 2, "--", color="#D55E00", linewidth=1.2)
-ax.set_ylabel("latency (ms, log scale)")
-ax.set_xlabel("stage")
-ax.set_title("Distribution per stage: box P25-P75, whiskers P1-P99, dashes the budget")
+figures.log_ticks(ax)
+for i, b in enumerate([budget_ms[s] for s in names] + [deadline_ms]):
+    ax.plot([i + 0.65, i + 1.35], [b] * 2, "--", color="#D55E00", linewidth=1.2, label="budget" if i == 0 else None)
+ax.set(ylabel="latency (ms, log scale)", xlabel="stage",
+       title="Distribution per stage: box P25-P75, whiskers P1-P99, dashes the budget")
 ax.legend(loc="upper left")
 alt = "Box plots of latency per stage and per frame on a log scale: " + "; ".join(
     f"{s} median {np.median(d):.2f} ms, P99 {stats.quantile(d, 0.99):.2f} ms (budget {b:.1f} ms)"
@@ -315,21 +232,10 @@ q_hat = float((all_calls > threshold_ns).mean())
 k_max = int(np.median(boxes_per_frame))
 ks = list(range(1, k_max + 1))
 
-
-def share_ci(x: int, n: int) -> tuple[float, float, float]:
-    """A share x/n with its exact 95% Clopper-Pearson interval."""
-    return (x / n, 0.0 if x == 0 else float(beta.ppf(0.025, x, n - x + 1)),
-            1.0 if x == n else float(beta.ppf(0.975, x + 1, n - x)))
-
-
-measured, lo, hi, predicted = [], [], [], []
-for k in ks:
-    hit = np.array([any(t > threshold_ns for t in c[:k]) for c in frame_calls if len(c) >= k])
-    m, a, b = share_ci(int(hit.sum()), int(hit.size))
-    measured.append(m)
-    lo.append(a)
-    hi.append(b)
-    predicted.append(fanout_tail(q_hat, k))
+share_ci = lambda x, n: (x / n, *stats.proportion_ci(x, n))
+hits = [[any(t > threshold_ns for t in c[:k]) for c in frame_calls if len(c) >= k] for k in ks]
+measured, lo, hi = map(list, zip(*(share_ci(int(sum(h)), len(h)) for h in hits)))
+predicted = [fanout_tail(q_hat, k) for k in ks]
 # Share of slow calls by position in the frame: the independence model assumes it is q everywhere.
 by_position = [float(np.mean([c[i] > threshold_ns for c in frame_calls if len(c) > i])) for i in range(k_max)]
 print(f"{all_calls.size} recognizer calls; slow = above {threshold_ns / 1e6:.2f} ms, q = {q_hat:.3f}")
@@ -348,10 +254,7 @@ report.metric("fanout.predicted_share", predicted[-1],
               description=f"1-(1-q)^{k_max}: the same share if calls were independent")
 report.samples("rec_calls", all_calls, description="every measured recognizer call in order, int64 ns")
 
-# Frame tail against a single call's tail: how much worse is the frame's recognize stage?
-rec_stage = run.stage("recognize")
-call_p = stats.quantile(all_calls, percentile) / 1e6
-stage_p = stats.quantile(rec_stage, percentile) / 1e6
+call_p, stage_p = (stats.quantile(x, percentile) / 1e6 for x in (all_calls, run.stage("recognize")))
 print(f"P{percentile * 100:g} of one call {call_p:.2f} ms; of the frame's recognize stage ({k_max} calls) "
       f"{stage_p:.2f} ms = {stage_p / call_p:.1f}x")
 
@@ -362,10 +265,8 @@ ax.plot(ks, predicted, "o--", color="#E69F00", label="predicted 1-(1-q)^k (indep
 ax.errorbar(ks, measured, yerr=[np.array(measured) - lo, np.array(hi) - measured], fmt="s-",
             color="#0072B2", capsize=3, label="measured, 95% Clopper-Pearson CI")
 ax.set_xticks(ks)
-ax.set_xlabel("recognizer calls per frame, k (first k lines)")
-ax.set_ylabel("frames with at least one slow call (fraction)")
-ax.set_ylim(0, max(max(hi), max(predicted)) * 1.15)
-ax.set_title(f"Fan-out: slow call = above {threshold_ns / 1e6:.1f} ms (q = {q_hat:.3f})")
+ax.set(xlabel="recognizer calls per frame, k (first k lines)", ylabel="frames with at least one slow call (fraction)",
+       ylim=(0, max(max(hi), max(predicted)) * 1.15), title=f"Fan-out: slow call above {threshold_ns / 1e6:.1f} ms (q = {q_hat:.3f})")
 ax.legend(loc="upper left")
 alt = (f"Share of frames with at least one slow recognizer call among their first k calls, k = 1..{k_max}; "
        "measured vs the independent-calls prediction: " + "; ".join(
@@ -383,21 +284,23 @@ report.figure(fig, "fanout", alt=alt)
 
 # %%
 label = f"p{percentile * 100:g}"
+n_state = judge(n=e2e.size, percentiles=(percentile,))  # no verdict from an invalid estimate
+gate = "" if n_state.valid else f"; no verdict: {'; '.join(n_state.reasons)}"
 for s in names:
     v = stage_verdicts[s]
-    report.check(f"stage-{s}-{label}-within-budget", v.verdict,
+    report.check(f"stage-{s}-{label}-within-budget", v.verdict if n_state.valid else "INCONCLUSIVE",
                  f"{s}: P{percentile * 100:g} {v.estimate.value:.2f} ms, 95% CI [{v.estimate.lower:.2f}, "
-                 f"{v.estimate.upper:.2f}] ms, budget {budget_ms[s]:.2f} ms: {v.reason}")
-report.check(f"frame-{label}-within-deadline", e2e_verdict.verdict,
+                 f"{v.estimate.upper:.2f}] ms, budget {budget_ms[s]:.2f} ms: {v.reason}{gate}")
+report.check(f"frame-{label}-within-deadline", e2e_verdict.verdict if n_state.valid else "INCONCLUSIVE",
              f"frame: P{percentile * 100:g} {e.value:.2f} ms, 95% CI [{e.lower:.2f}, {e.upper:.2f}] ms, "
-             f"deadline {deadline_ms:g} ms: {e2e_verdict.reason}")
-needed = stats.min_samples(percentile)
-report.check("enough-frames", "PASS" if e2e.size >= needed else "FAIL",
-             f"{e2e.size} measured frames; P{percentile * 100:g} needs at least {needed}")
-summary = stats.summarize(e2e)
-validity = stats.validity(summary, claimed_percentiles=(percentile,), throttle_seen=False)
-report.check("frame-result-valid", "PASS" if validity.valid else "FAIL",
-             "valid" if validity.valid else "; ".join(validity.reasons))
+             f"deadline {deadline_ms:g} ms: {e2e_verdict.reason}{gate}")
+report.check("enough-frames", "PASS" if n_state.valid else "FAIL",
+             f"{e2e.size} measured frames" + (gate or f": enough for a two-sided interval at P{percentile * 100:g}"))
+frame_state = judge(n=e2e.size, percentiles=(percentile,),
+                    invalid_because=[f"character error rate {cer:.1%} over the {max_char_error_rate:.0%} limit"]
+                    if cer > max_char_error_rate else [])
+report.check("frame-result-valid", "PASS" if frame_state.valid else "FAIL",
+             frame_state.state.value + (": " + "; ".join(frame_state.reasons) if frame_state.reasons else ""))
 report.check("ocr-reads-the-text", "PASS" if cer <= max_char_error_rate else "FAIL",
              f"character error rate {cer:.2%} (limit {max_char_error_rate:.0%}); {line_acc:.1%} of rendered lines "
              "read exactly: the timing is of a pipeline that works")
@@ -415,8 +318,6 @@ report.metric("frame.slo_verdict", e2e_verdict.verdict, description=f"P{percenti
 # Computed from the measurements above, not written in advance.
 
 # %%
-from IPython.display import Markdown, display
-
 medians = {s: float(np.median(run.stage(s))) / 1e6 for s in names}
 top = max(medians, key=medians.get)
 over = [s for s in names if stage_verdicts[s].verdict == "FAIL"]
@@ -453,15 +354,12 @@ lines = [
     "batching the lines into fewer calls trades this fan-out for padding every line to the longest."),
     f"- {line_acc:.0%} of the rendered lines were read exactly (character error rate {cer:.1%}).",
 ]
-if not validity.valid:
-    lines.append("- The frame result is marked invalid: " + "; ".join(validity.reasons) + ".")
-head_reasons = list(validity.reasons) + ([f"character error rate {cer:.1%} over the {max_char_error_rate:.0%} limit"]
-                                         if cer > max_char_error_rate else [])
-report.metric(f"headline.frame_{label}_ms", e.value, unit="ms", n=e.n,
-              ci=(e.lower, e.upper) if e.bounded else None, valid=not head_reasons, note="; ".join(head_reasons),
-              description=f"P{percentile * 100:g} of one OCR frame (detect, classify, recognize about "
-                          f"{lines_per_frame} lines) against a {deadline_ms:g} ms deadline, "
-                          f"verdict {e2e_verdict.verdict}")
+if not frame_state.valid:
+    lines.append(f"- The frame result is {frame_state.state.value}: " + "; ".join(frame_state.reasons) + ".")
+report.estimate(f"headline.frame_{label}_ms", e, judgement=frame_state, runs=1,
+                description=f"P{percentile * 100:g} of one OCR frame (detect, classify, recognize about "
+                            f"{lines_per_frame} lines) on {runner}, one process, against a {deadline_ms:g} ms "
+                            f"deadline, verdict {e2e_verdict.verdict}")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

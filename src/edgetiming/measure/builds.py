@@ -1,0 +1,134 @@
+"""Release comparisons: each build timed in its own fresh processes, judged over processes.
+
+A release gate compares two *separate* measurements (yesterday's build, today's
+build), so the unit of its evidence is the process: one process's samples are
+not independent of each other, and a new process draws from a shifted
+distribution (memory layout, other tenants, another time). :func:`run_builds`
+times every build in ``runs`` fresh processes, the processes of all builds in a
+randomised, balanced order (:func:`edgetiming.stats.repeated.balanced_order`)
+so a slow period of the machine hits every build alike. :func:`regression_verdict`
+then compares the per-process estimates of two builds with
+:func:`edgetiming.stats.repeated.regression` (Welch's t on their logs), so two
+identical builds are flagged at about the nominal 5%, not whenever two one-run
+intervals happen to miss each other.
+
+Example
+-------
+>>> import numpy as np
+>>> rng = np.random.default_rng(1)
+>>> before = 1.2 * np.exp(rng.normal(0, 0.05, 5))
+>>> regression_verdict(before, 1.5 * before * np.exp(rng.normal(0, 0.05, 5))).verdict
+'slower'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgetiming.measure.build_child import time_build
+from edgetiming.measure.isolation import run_child
+from edgetiming.measure.session import SessionConfig
+from edgetiming.stats.quantiles import quantile
+from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, balanced_order, regression
+
+__all__ = ["Build", "BuildRuns", "RegressionVerdict", "regression_verdict", "run_builds"]
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build under test: a model and its session settings.
+
+    ``slowdown`` plants a known regression: after each call the process sleeps
+    ``slowdown`` x that call's duration (a sleep, not a busy wait, so it neither
+    loses its time slice nor takes the CPU from anything else).
+    """
+
+    name: str
+    model: str | Path
+    config: SessionConfig | None = None
+    slowdown: float = 0.0
+
+
+@dataclass(frozen=True)
+class RegressionVerdict:
+    """after/before from per-process estimates, and what a release gate says about it."""
+
+    ratio: RatioEstimate
+
+    @property
+    def verdict(self) -> str:
+        """``"slower"``, ``"faster"`` or ``"no detectable difference"`` (the interval contains 1)."""
+        d = self.ratio.direction
+        return NO_DIFFERENCE if d == NO_DIFFERENCE else ("slower" if d == "higher" else "faster")
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the gate would block the release: the whole interval is above 1."""
+        return self.verdict == "slower"
+
+    def sentence(self, quantity: str, runner: str | None = None) -> str:
+        return self.ratio.sentence(quantity, runner=runner).replace(" rounds)", " processes per build)")
+
+
+def regression_verdict(before: Sequence[float], after: Sequence[float], confidence: float = 0.95, *,
+                       label_before: str = "before", label_after: str = "after") -> RegressionVerdict:
+    """The release-gate verdict on two builds from their per-process estimates (R >= 2 each).
+
+    The interval is :func:`edgetiming.stats.repeated.regression`'s (Welch t on the
+    log estimates); the per-process ratios are not paired, so ``per_round`` holds
+    ``after_i / geometric mean(before)`` only to show the spread.
+    """
+    r = regression(before, after, confidence)
+    b = np.asarray(before, dtype=float)
+    spread = tuple(float(x) for x in np.asarray(after, dtype=float) / np.exp(np.mean(np.log(b))))
+    return RegressionVerdict(dataclasses.replace(r, per_round=spread, label_a=label_before, label_b=label_after))
+
+
+@dataclass
+class BuildRuns:
+    """Latency samples (int64 ns) of every build, one array per process, and the process order."""
+
+    builds: list[str]
+    samples: dict[str, list[np.ndarray]]
+    order: list[str]
+    pids: dict[str, list[int]]
+
+    def per_run(self, build: str, p: float) -> np.ndarray:
+        """The p-quantile of each of ``build``'s processes, in ms."""
+        return np.array([quantile(s, p) for s in self.samples[build]], dtype=float) / 1e6
+
+    def verdict(self, before: str, after: str, p: float = 0.5, confidence: float = 0.95) -> RegressionVerdict:
+        return regression_verdict(self.per_run(before, p), self.per_run(after, p), confidence,
+                                  label_before=before, label_after=after)
+
+
+_CHILD = "import sys; from edgetiming.measure.build_child import main; main(sys.argv[1], sys.argv[2])"
+
+
+def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ...]] | None = None, runs: int = 5,
+               iters: int = 300, warmup_iters: int = 30, seed: int = 0, fresh_process: bool = True,
+               timeout_s: float = 300.0) -> BuildRuns:
+    """Time each build in ``runs`` fresh processes of ``iters`` calls, in randomised balanced order.
+
+    Every process uses the same seeded inputs. ``fresh_process=False`` times them in
+    this process instead (tests only: the runs are then not independent).
+    """
+    names = [b.name for b in builds]
+    if len(set(names)) != len(names) or runs < 1 or iters < 1:
+        raise ValueError(f"run_builds needs unique build names and runs, iters >= 1 (got {names}, {runs}, {iters})")
+    by_name = {b.name: b for b in builds}
+    order = balanced_order(names, runs, np.random.default_rng(seed))
+    samples: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    pids: dict[str, list[int]] = {n: [] for n in names}
+    for name in order:
+        spec = {"build": by_name[name], "input_shapes": input_shapes, "seed": seed, "iters": iters,
+                "warmup_iters": warmup_iters}
+        got = run_child(_CHILD, spec, timeout_s)[0] if fresh_process else time_build(spec)
+        samples[name].append(got["latency_ns"])
+        pids[name].append(got["pid"])
+    return BuildRuns(names, samples, order, pids)
