@@ -76,7 +76,7 @@ def comparison_sentence(ratio: RatioEstimate, aa: RatioEstimate | None, quantity
         return (f"{ratio.label_b} and {ratio.label_a}: {NO_DIFFERENCE}{where} ({quantity} ratio {_span(ratio)} over "
                 f"{ratio.rounds} rounds overlaps the A/A ratio {_span(aa)}).")  # type: ignore[arg-type]
     s = ratio.sentence(quantity, smaller_is=smaller_is, larger_is=larger_is, runner=runner)
-    return s[:-1] + f"{floor})." if s.endswith(").") else s + floor
+    return s[:-2] + f"{floor})." if s.endswith(").") else s + floor
 
 
 @dataclass(frozen=True)
