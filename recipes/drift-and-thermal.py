@@ -378,8 +378,8 @@ report.check("no-throttling", "NOT_MEASURED" if not available else ("FAIL" if th
 
 # %%
 runner = os.environ.get("EDGETIMING_RUNNER") or "this runner"
-lines = [f"- {model_all.size:,} model iterations over {elapsed_s:.0f} s, interleaved with {sent_all.size:,} sentinel "
-         f"iterations. Class **{cls}**: {steady_state.reason}; {len(steady_state.change_points)} change point(s).",
+lines = [(f"- {model_all.size:,} model iterations over {elapsed_s:.0f} s, interleaved with {sent_all.size:,} "
+          f"sentinel iterations. Class **{cls}**: {steady_state.reason}; {len(steady_state.change_points)} change point(s)."),
          f"- Drift on {runner}: **{attribution}**" + (f": {drift.reason}." if drift.reason else ".")]
 if steady is None:
     lines.append(f"- No steady part: no {label} verdict against {deadline_ms:g} ms (the whole run's {label} is reported "
