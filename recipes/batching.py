@@ -48,8 +48,8 @@ seed = 0
 # %% [markdown]
 # ## The model and a batch of realistic items
 #
-# Each item is a line of rendered text, scaled and normalized the way PP-OCR's classifier
-# expects. The model's input shape must have a free first dimension.
+# Each item is a line of rendered text (`edgetiming.workload.ocrdata`), scaled and
+# normalized the way PP-OCR's classifier expects. The model's input shape must have a free first dimension.
 
 # %%
 import os
@@ -60,7 +60,6 @@ import numpy as np
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
 from scipy.stats import spearmanr
 
 from edgetiming.measure.batching import BatchPolicy, serve
@@ -81,6 +80,7 @@ from edgetiming.stats.loadcompare import (
 from edgetiming.stats.repeated import paired_ratio, repeated_quantile
 from edgetiming.stats.validity import min_samples_two_sided
 from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import line_dataset, rec_input
 
 figures.use_style()
 path = resolve(model_path)
@@ -93,55 +93,46 @@ if isinstance(inp.shape[0], int) and inp.shape[0] > 0:
     raise ValueError(f"{path.name} has a fixed batch dimension {inp.shape[0]}: batching needs a free one")
 
 
-def text_line(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """One line of rendered text as float32 CHW, normalized to [-1, 1] like PP-OCR's classifier."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(10, int(height * 0.6)))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["batch", "queue", "deadline", "P99", "arrival", "server", "timeout", "edge", "line"]
-    draw.text((4, height // 8), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)
-
-
-rng = np.random.default_rng(seed)
 c, h, w = item_shape
 largest = max(max(batch_sizes), max_batch)
-items = np.ascontiguousarray(np.stack([text_line(h, w, rng) for _ in range(largest)]).astype(np.float32))
+items = np.ascontiguousarray(np.concatenate([rec_input(line.image, height=h, width=w)
+                                             for line in line_dataset(largest, seed=seed)]))
 out = session.run(None, {inp.name: items[:2]})
 print("output shapes for a batch of 2:", [o.shape for o in out])
 
 # %% [markdown]
-# ## Batch-size sweep (closed loop)
+# ## Batch-size sweep (closed loop, in rounds)
 #
-# One batch at a time, back to back, for `sweep_s_per_size` seconds per size, in this process
-# (the servers below run here too). Latency is per batch; per-item throughput is the batch
-# size over the mean batch latency.
+# One batch at a time, back to back, in this process (the servers below run here too): each
+# batch size runs for `sweep_s_per_size / rounds` seconds once per round, the sizes in a
+# randomised balanced order. Latency is per batch; per-item throughput is the batch size over
+# the mean batch latency, and the throughput gain is a ratio per round with its interval over
+# rounds.
 
 # %%
-sweep = {}
 batch_sizes = sorted(set(batch_sizes) | {1})  # batch 1 defines load 1.0
-for b in batch_sizes:
-    sweep[b] = session_loop(session, {inp.name: items[:b]}, session_config=config, warmup_iters=10,
-                            duration_s=sweep_s_per_size, target_percentile=percentile)
-    sweep[b].report(f"sweep.b{b}", percentiles=(0.5, percentile))
-
-sweep_rows = {}
-for b, run in sweep.items():
-    s = stats.summarize(run.steady_ns, percentiles=(0.5, percentile))  # in ms
-    mean_ms = float(run.steady_ns.mean()) / 1e6
-    sweep_rows[b] = {"summary": s, "p50_ms": s.estimate(0.5).value, "p99_ms": s.estimate(percentile).value,
-                     "items_per_s": b / mean_ms * 1e3, "n": run.steady_ns.size}
-    report.metric(f"sweep.b{b}.items_per_s", sweep_rows[b]["items_per_s"], unit="1/s", n=sweep_rows[b]["n"],
-                  description=f"batch {b}: items per second, closed loop (batch size / mean batch latency)")
+sweep_runs, _ = interleaved_rounds({str(b): (lambda r, b=b: session_loop(
+    session, {inp.name: items[:b]}, session_config=config, warmup_iters=3, duration_s=sweep_s_per_size / rounds,
+    target_percentile=percentile, overhead=False)) for b in batch_sizes}, rounds, seed=seed)
 name = f"P{percentile * 100:g}"
-print(f"{'batch':>6}{'P50 ms':>9}{name + ' ms':>10}{'per item ms':>13}{'items/s':>10}{'n':>7}")
-for b, r in sweep_rows.items():
-    print(f"{b:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>10.2f}{r['p50_ms'] / b:>13.3f}{r['items_per_s']:>10.0f}{r['n']:>7}")
-
+sweep_rows = {}
+print(f"{'batch':>6}{'P50 ms':>9}{name + ' ms':>10}{'items/s':>10}{'n':>7}")
+for b in batch_sizes:
+    runs = sweep_runs[str(b)]
+    e = {p: repeated_quantile([r.steady_ns for r in runs], p).scaled(1e-6) for p in (0.5, percentile)}
+    per_round = [b / float(r.steady_ns.mean()) * 1e9 for r in runs]
+    sweep_rows[b] = {"p50_ms": e[0.5].value, "p99_ms": e[percentile].value, "items_per_s": float(np.mean(per_round)),
+                     "per_round": per_round, "n": sum(r.steady_ns.size for r in runs)}
+    report.samples(f"sweep.b{b}", np.concatenate([r.steady_ns for r in runs]), description=f"batch {b}: latency "
+                   f"per batch, int64 ns, {rounds} rounds concatenated")
+    for p in (0.5, percentile):
+        report.estimate(f"sweep.b{b}.p{p * 100:g}_ms", e[p], description=f"batch {b}: P{p * 100:g} of one batch "
+                        f"over {rounds} rounds")
+    report.metric(f"sweep.b{b}.items_per_s", sweep_rows[b]["items_per_s"], unit="1/s", n=sweep_rows[b]["n"],
+                  runs=rounds, description=f"batch {b}: items per second, closed loop (batch size / mean batch "
+                  "latency, mean over rounds)")
+    print(f"{b:>6}{e[0.5].value:>9.2f}{e[percentile].value:>10.2f}{sweep_rows[b]['items_per_s']:>10.0f}"
+          f"{sweep_rows[b]['n']:>7}")
 capacity_hz = sweep_rows[1]["items_per_s"]
 report.metric("capacity_one_at_a_time_hz", capacity_hz, unit="Hz",
               description="items per second one at a time (1 / mean latency at batch 1): load 1.0")
@@ -152,29 +143,20 @@ def sweep_figure() -> tuple[Figure, str]:
     fig = Figure(figsize=(10.0, 4.0), layout="constrained", facecolor=figures.STYLE["figure.facecolor"])
     ax1, ax2 = fig.subplots(1, 2)
     bs = list(sweep_rows)
-    p50 = [sweep_rows[b]["p50_ms"] for b in bs]
-    p99 = [sweep_rows[b]["p99_ms"] for b in bs]
-    ax1.plot(bs, p50, "o-", color=figures.PALETTE[0], label="P50")
-    ax1.plot(bs, p99, "s--", color=figures.PALETTE[1], label=name)
+    ax1.plot(bs, [sweep_rows[b]["p50_ms"] for b in bs], "o-", color=figures.PALETTE[0], label="P50")
+    ax1.plot(bs, [sweep_rows[b]["p99_ms"] for b in bs], "s--", color=figures.PALETTE[1], label=name)
     ax1.axhline(deadline_ms, color=figures.PALETTE[3], linestyle=":", label=f"deadline {deadline_ms:g} ms")
-    ax1.set_xscale("log", base=2)
-    ax1.set_xticks(bs, [str(b) for b in bs])
-    ax1.set_xlabel("batch size (items)")
-    ax1.set_ylabel("latency per batch (ms)")
-    ax1.set_title("Latency of one batch")
-    ax1.legend()
-    thr = [sweep_rows[b]["items_per_s"] for b in bs]
-    ax2.plot(bs, thr, "o-", color=figures.PALETTE[2])
-    ax2.set_xscale("log", base=2)
-    ax2.set_xticks(bs, [str(b) for b in bs])
+    ax2.plot(bs, [sweep_rows[b]["items_per_s"] for b in bs], "o-", color=figures.PALETTE[2])
     ax2.set_ylim(bottom=0)
-    ax2.set_xlabel("batch size (items)")
-    ax2.set_ylabel("throughput (items/s)")
-    ax2.set_title("Per-item throughput")
-    alt = "Batch-size sweep: " + "; ".join(
+    for ax, ylabel, title in ((ax1, "latency per batch (ms)", "Latency of one batch"),
+                              (ax2, "throughput (items/s)", "Per-item throughput")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(bs, [str(b) for b in bs])
+        ax.set(xlabel="batch size (items)", ylabel=ylabel, title=title)
+    ax1.legend()
+    return fig, "Batch-size sweep: " + "; ".join(
         f"batch {b}: P50 {sweep_rows[b]['p50_ms']:.2f} ms, {name} {sweep_rows[b]['p99_ms']:.2f} ms, "
         f"{sweep_rows[b]['items_per_s']:.0f} items/s" for b in bs)
-    return fig, alt
 
 
 with matplotlib.rc_context(figures.STYLE):
@@ -309,23 +291,9 @@ report.figure(fig, "servers-under-load", alt=alt)
 # for a hard deadline has to assume the worst arrival pattern, not the average one.
 
 # %%
-def later_arrivals(run) -> np.ndarray:
-    """Per item: how many items were intended within timeout_ms after it."""
-    t = run.intended_ns
-    return np.searchsorted(t, t + int(timeout_ms * 1e6), side="right") - np.arange(t.size) - 1
-
-
-def found_idle(run) -> np.ndarray:
-    """Per item: every earlier item was already done when it arrived (no queue, server idle)."""
-    before = np.maximum.accumulate(np.r_[np.int64(-1), run.done_ns[:-1]])
-    return before <= run.intended_ns
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None below 10 pairs or without spread."""
-    if a.size < 10 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return None
-    return float(spearmanr(a, b).statistic)
+    return None if a.size < 10 or np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)
 
 
 def fmt_r(r: float | None) -> str:
@@ -336,10 +304,9 @@ class Pooled:
     """Per-item arrays of one server at one load, its rounds concatenated."""
 
     def __init__(self, runs):
-        self.response_ns = np.concatenate([r.response_ns for r in runs])
-        self.item_batch_size = np.concatenate([r.item_batch_size for r in runs])
-        self.idle = np.concatenate([found_idle(r) for r in runs])
-        self.later = np.concatenate([later_arrivals(r) for r in runs])
+        for attr, f in (("response_ns", lambda r: r.response_ns), ("item_batch_size", lambda r: r.item_batch_size),
+                        ("idle", lambda r: r.found_idle()), ("later", lambda r: r.later_arrivals(timeout_ms))):
+            setattr(self, attr, np.concatenate([f(r) for r in runs]))
 
 
 pool = {(k, x): Pooled(served[k, x]) for k in ("single", "dynamic") for x in loads}
@@ -506,9 +473,13 @@ else:
                  f"plus a full batch of {max_batch} (add {max_batch} to `batch_sizes` to measure it).")
 
 b_lo = min(sweep_rows)
-report.metric("headline.batch_throughput_gain", gain, unit="x", n=sweep_rows[b_hi]["n"],
-              description=f"Items per second at batch {b_hi} / batch {b_lo} in a closed loop on {path.name} "
-                          "(higher is more throughput)")
+g = paired_ratio(sweep_rows[b_lo]["per_round"], sweep_rows[b_hi]["per_round"], label_a=f"batch {b_lo}",
+                 label_b=f"batch {b_hi}")
+report.metric("headline.batch_throughput_gain", g.ratio, unit="x", runs=g.rounds,
+              ci=(g.interval.lower, g.interval.upper) if g.interval.known else None,
+              note=g.sentence("items per second", smaller_is="less throughput", larger_is="more throughput", runner=runner),
+              description=f"Items per second at batch {b_hi} / batch {b_lo} in a closed loop on {path.name}, per "
+                          f"round over {rounds} rounds (higher is more throughput)")
 need = min_samples_two_sided(percentile)
 for key, r in (("", head.ratio if head else None), ("_aa", head.aa if head else None)):
     iv = r.interval if r else None
