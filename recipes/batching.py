@@ -29,6 +29,10 @@
 #
 # The model is the PP-OCR mobile text-angle classifier from the `rapidocr-onnxruntime` wheel:
 # OCR pipelines classify every detected text line, so batches of lines are its normal load.
+#
+# *Longer than 350 lines because it runs three experiments on one session: the batch-size
+# sweep, three servers under load in rounds, and the analysis of what a dynamic batcher's
+# latency depends on.*
 
 # %% tags=["parameters"]
 model_path = "rapidocr:cls"  # a model whose first input has a free batch dimension

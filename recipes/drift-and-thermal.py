@@ -29,6 +29,9 @@
 #
 # The model is the PP-OCRv4 text detector shipped in the `rapidocr-onnxruntime` wheel; pass your
 # own with `--param model_path=/path/to/model.onnx` and its input shape.
+#
+# *Longer than 350 lines because it builds its own sentinel model and reads five machine
+# signals beside the long run; the tests themselves live in `edgetiming.stats.steady`.*
 
 # %% tags=["parameters"]
 model_path = "rapidocr:det"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls

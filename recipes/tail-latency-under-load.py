@@ -29,6 +29,9 @@
 # The model is the PP-OCRv4 angle classifier, whose service time of a few milliseconds
 # leaves room for several arrival rates inside the time budget. Every rate is a fraction of
 # the rate this runner can serve, measured first, so the recipe means the same on any device.
+#
+# *Longer than 350 lines because it runs four experiments on one session and one stressor: the
+# load sweep in rounds, coordinated omission, the mitigations in rounds, and their checks.*
 
 # %% tags=["parameters"]
 model_path = "rapidocr:cls"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls
@@ -50,16 +53,14 @@ seed = 0
 
 # %%
 import os
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.host.stress import stress as host_stress
 from edgetiming.measure.closedloop import closed_loop, pinned_affinity
 from edgetiming.measure.openloop import Periodic, Poisson, open_loop
 from edgetiming.measure.rounds import arm_key, interleaved_rounds
@@ -97,49 +98,18 @@ print("baseline settings:", {k: v for k, v in session_settings(session).items()
 # %% [markdown]
 # ## A stressor the recipe owns
 #
-# Another process on the device: `stressor_processes` Python processes that either spin on
-# the CPU or stream through a `stressor_array_mb` MB array (memory bandwidth and cache). A
-# fresh set starts for each stressed run; each exits by itself after `stressor_max_s` seconds
-# and is terminated in a `finally` block, so a failing cell never leaves one behind.
+# Another process on the device (`edgetiming.host.stress`): `stressor_processes` Python
+# processes that spin on the CPU or stream through a `stressor_array_mb` MB array. A fresh set
+# starts for each stressed run; each exits by itself after `stressor_max_s` seconds and is
+# terminated when the run ends, so a failing cell never leaves one behind.
 
 # %%
-STRESS_CODE = {
-    "cpu": "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nprint('ready', flush=True)\n"
-           "while time.monotonic() < end:\n    pass\n",
-    "memory": "import sys, time\nimport numpy as np\nend = time.monotonic() + float(sys.argv[1])\n"
-              "a = np.ones(int(sys.argv[2]) * 2**20 // 8)\nb = np.empty_like(a)\nprint('ready', flush=True)\n"
-              "while time.monotonic() < end:\n    np.copyto(b, a)\n    np.copyto(a, b)\n",
-}
-
-
 stress_log: list[tuple[str, bool]] = []  # (what ran under stress, every stressor still alive at its end)
 
 
-@contextmanager
-def stress(kind: str | None, pin_to: list[int] | None = None, label: str = ""):
-    """Run `stressor_processes` stressors of `kind` (None: nothing) for the block's duration."""
-    procs: list[subprocess.Popen] = []
-    try:
-        for _ in range(stressor_processes if kind else 0):
-            p = subprocess.Popen([sys.executable, "-c", STRESS_CODE[kind], str(stressor_max_s),
-                                  str(stressor_array_mb)], stdout=subprocess.PIPE, text=True)
-            procs.append(p)
-            if pin_to and hasattr(os, "sched_setaffinity"):
-                os.sched_setaffinity(p.pid, set(pin_to))
-            if p.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"the {kind} stressor did not start (exit code {p.poll()})")
-        yield procs
-        if procs:
-            stress_log.append((label, all(p.poll() is None for p in procs)))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+def stress(kind, pin_to=None, label=""):
+    return host_stress(kind, processes=stressor_processes, array_mb=stressor_array_mb, max_s=stressor_max_s,
+                       pin_to=pin_to, log=stress_log, label=label)
 
 
 conditions = {"alone": None, stressor: stressor}  # the model alone, then next to the stressor
