@@ -436,6 +436,8 @@ if mit_cmp:
 report.metric(f"headline.aa_{label}_ratio", arrival_cmp[0].aa.ratio, unit="x", runs=rounds,
               ci=(arrival_cmp[0].aa.interval.lower, arrival_cmp[0].aa.interval.upper)
               if arrival_cmp[0].aa.interval.known else None,
+              invalid_because=[f"{n_requests} requests per round: a per-round {q} needs >= {needed}"]
+              if n_requests < needed else [],
               description=f"A/A: {q} of evenly spaced arrivals alone measured twice in the same rounds, at "
               f"{load_levels[0]:.0%} load: the noise floor of this run")
 display(Markdown("\n".join(lines)))

@@ -445,25 +445,25 @@ ATTRIBUTIONS = ("no drift", "model drift", "machine drift", "machine and model d
 
 def _attribute(model: float, m_found: bool, sent: float, s_found: bool, ratio: float, r_found: bool,
                what: str) -> tuple[str, str]:
+    """Whose drift it is, from the model's, the sentinel's and the ratio's change over ``what``."""
     def sign(v: float) -> int:
         return 1 if v > 0 else -1
 
-    if m_found and r_found and sign(ratio) == sign(model) and s_found and sign(sent) == sign(model):
-        return "machine and model drift", (f"the model's {what} was {model:+.1%}; the sentinel moved the same way "
-                                           f"({sent:+.1%}) and so did the model/sentinel ratio ({ratio:+.1%}): "
-                                           "the machine changed speed and the model changed beyond it")
-    if m_found and r_found and sign(ratio) == sign(model):
-        return "model drift", (f"the model's {what} was {model:+.1%} and the model/sentinel ratio moved the same "
-                               f"way ({ratio:+.1%}): the change is in the model's own work, not in the machine")
-    if m_found and s_found and sign(sent) == sign(model):
-        return "machine drift", (f"the model ({model:+.1%}) and the sentinel ({sent:+.1%}) moved together over the "
-                                 f"same {what} and their ratio did not ({ratio:+.1%}): the machine changed speed")
+    moved = (f"over the {what} the model moved {model:+.1%}, the sentinel {sent:+.1%} and the model/sentinel "
+             f"ratio {ratio:+.1%}")
+    same_s, same_r = s_found and sign(sent) == sign(model), r_found and sign(ratio) == sign(model)
+    if m_found and same_r and same_s:
+        return "machine and model drift", (f"{moved}: the sentinel and the ratio both passed the drift rule the "
+                                           "model's way, so the machine changed speed and the model changed beyond it")
+    if m_found and same_r:
+        return "model drift", f"{moved}: the ratio passed the drift rule the model's way, so the change is in the model's own work"
+    if m_found and same_s:
+        return "machine drift", (f"{moved}: the sentinel passed the drift rule the model's way and the ratio did not, "
+                                 "so the machine changed speed")
     if m_found:
-        return "unattributed drift", (f"the model's {what} was {model:+.1%} but neither the sentinel ({sent:+.1%}) nor "
-                                      f"the ratio ({ratio:+.1%}) moved as far the same way")
+        return "unattributed drift", f"{moved}: neither the sentinel nor the ratio passed the drift rule the model's way"
     if s_found:
-        return "machine drift the model did not feel", (f"the sentinel's {what} was {sent:+.1%} while the model's "
-                                                        f"was {model:+.1%}")
+        return "machine drift the model did not feel", f"{moved}: only the sentinel passed the drift rule"
     return "no drift", ""
 
 
