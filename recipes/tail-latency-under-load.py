@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {n_requests: 120, closed_iters: 150, load_levels: [0.3, 0.8], stall_ms: 100.0, rounds: 2}
-#     expected_duration_s: 75
+#     expected_duration_s: 120
 #     timeout_cell_s: 600
 # ---
 
