@@ -9,8 +9,8 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {batch_sizes: [1, 4, 8], sweep_s_per_size: 0.25, loads: [0.4, 1.1], n_requests: 150}
-#     expected_duration_s: 80
+#     quick: {batch_sizes: [1, 4, 8], sweep_s_per_size: 0.25, loads: [0.4, 1.1], n_requests: 150, rounds: 2}
+#     expected_duration_s: 90
 #     timeout_cell_s: 600
 # ---
 
@@ -29,6 +29,10 @@
 #
 # The model is the PP-OCR mobile text-angle classifier from the `rapidocr-onnxruntime` wheel:
 # OCR pipelines classify every detected text line, so batches of lines are its normal load.
+#
+# *Longer than 350 lines because it runs three experiments on one session: the batch-size
+# sweep, three servers under load in rounds, and the analysis of what a dynamic batcher's
+# latency depends on.*
 
 # %% tags=["parameters"]
 model_path = "rapidocr:cls"  # a model whose first input has a free batch dimension
@@ -38,7 +42,8 @@ sweep_s_per_size = 1.5  # closed-loop seconds per batch size
 max_batch = 8  # B for the fixed and dynamic batchers
 timeout_ms = 2.0  # T of the dynamic batcher, counted from the oldest waiting item
 loads = [0.3, 0.6, 0.9, 1.2]  # offered load as a fraction of the one-at-a-time capacity
-n_requests = 800  # items per load and server
+n_requests = 400  # items per load, server and round (P99 of one round needs >= 368)
+rounds = 5  # every server at every load once per round, rounds in a randomised balanced order
 deadline_ms = 15.0  # per-item deadline from its arrival
 percentile = 0.99  # the SLO: the `percentile` response time must be <= deadline_ms
 intra_op_threads = 1  # 1 leaves the other cores to the dispatcher and the rest of the application
@@ -47,25 +52,39 @@ seed = 0
 # %% [markdown]
 # ## The model and a batch of realistic items
 #
-# Each item is a line of rendered text, scaled and normalized the way PP-OCR's classifier
-# expects. The model's input shape must have a free first dimension.
+# Each item is a line of rendered text (`edgetiming.workload.ocrdata`), scaled and
+# normalized the way PP-OCR's classifier expects. The model's input shape must have a free first dimension.
 
 # %%
+import os
+
 import matplotlib
 import matplotlib.ticker
 import numpy as np
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
+from scipy.stats import spearmanr
 
 from edgetiming.measure.batching import BatchPolicy, serve
 from edgetiming.measure.closedloop import session_loop
 from edgetiming.measure.openloop import Poisson
+from edgetiming.measure.rounds import arm_key, interleaved_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
+from edgetiming.stats.loadcompare import (
+    KEEP_UP_RULE,
+    LoadComparison,
+    comparison_sentence,
+    deadline_verdict,
+    headline_load,
+    load_conclusions,
+)
+from edgetiming.stats.repeated import paired_ratio, repeated_quantile
+from edgetiming.stats.validity import min_samples_two_sided
 from edgetiming.workload.models import resolve, sha256_file
+from edgetiming.workload.ocrdata import line_dataset, rec_input
 
 figures.use_style()
 path = resolve(model_path)
@@ -78,55 +97,46 @@ if isinstance(inp.shape[0], int) and inp.shape[0] > 0:
     raise ValueError(f"{path.name} has a fixed batch dimension {inp.shape[0]}: batching needs a free one")
 
 
-def text_line(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """One line of rendered text as float32 CHW, normalized to [-1, 1] like PP-OCR's classifier."""
-    img = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(img)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", max(10, int(height * 0.6)))
-    except OSError:
-        font = ImageFont.load_default()
-    words = ["batch", "queue", "deadline", "P99", "arrival", "server", "timeout", "edge", "line"]
-    draw.text((4, height // 8), " ".join(rng.choice(words, size=3)), fill=(0, 0, 0), font=font)
-    arr = (np.asarray(img, dtype=np.float32) / 255.0 - 0.5) / 0.5
-    return arr.transpose(2, 0, 1)
-
-
-rng = np.random.default_rng(seed)
 c, h, w = item_shape
 largest = max(max(batch_sizes), max_batch)
-items = np.ascontiguousarray(np.stack([text_line(h, w, rng) for _ in range(largest)]).astype(np.float32))
+items = np.ascontiguousarray(np.concatenate([rec_input(line.image, height=h, width=w)
+                                             for line in line_dataset(largest, seed=seed)]))
 out = session.run(None, {inp.name: items[:2]})
 print("output shapes for a batch of 2:", [o.shape for o in out])
 
 # %% [markdown]
-# ## Batch-size sweep (closed loop)
+# ## Batch-size sweep (closed loop, in rounds)
 #
-# One batch at a time, back to back, for `sweep_s_per_size` seconds per size, in this process
-# (the servers below run here too). Latency is per batch; per-item throughput is the batch
-# size over the mean batch latency.
+# One batch at a time, back to back, in this process (the servers below run here too): each
+# batch size runs for `sweep_s_per_size / rounds` seconds once per round, the sizes in a
+# randomised balanced order. Latency is per batch; per-item throughput is the batch size over
+# the mean batch latency, and the throughput gain is a ratio per round with its interval over
+# rounds.
 
 # %%
-sweep = {}
 batch_sizes = sorted(set(batch_sizes) | {1})  # batch 1 defines load 1.0
-for b in batch_sizes:
-    sweep[b] = session_loop(session, {inp.name: items[:b]}, session_config=config, warmup_iters=10,
-                            duration_s=sweep_s_per_size, target_percentile=percentile)
-    sweep[b].report(f"sweep.b{b}", percentiles=(0.5, percentile))
-
-sweep_rows = {}
-for b, run in sweep.items():
-    s = stats.summarize(run.steady_ns, percentiles=(0.5, percentile))  # in ms
-    mean_ms = float(run.steady_ns.mean()) / 1e6
-    sweep_rows[b] = {"summary": s, "p50_ms": s.estimate(0.5).value, "p99_ms": s.estimate(percentile).value,
-                     "items_per_s": b / mean_ms * 1e3, "n": run.steady_ns.size}
-    report.metric(f"sweep.b{b}.items_per_s", sweep_rows[b]["items_per_s"], unit="1/s", n=sweep_rows[b]["n"],
-                  description=f"batch {b}: items per second, closed loop (batch size / mean batch latency)")
+sweep_runs, _ = interleaved_rounds({str(b): (lambda r, b=b: session_loop(
+    session, {inp.name: items[:b]}, session_config=config, warmup_iters=3, duration_s=sweep_s_per_size / rounds,
+    target_percentile=percentile, overhead=False)) for b in batch_sizes}, rounds, seed=seed)
 name = f"P{percentile * 100:g}"
-print(f"{'batch':>6}{'P50 ms':>9}{name + ' ms':>10}{'per item ms':>13}{'items/s':>10}{'n':>7}")
-for b, r in sweep_rows.items():
-    print(f"{b:>6}{r['p50_ms']:>9.2f}{r['p99_ms']:>10.2f}{r['p50_ms'] / b:>13.3f}{r['items_per_s']:>10.0f}{r['n']:>7}")
-
+sweep_rows = {}
+print(f"{'batch':>6}{'P50 ms':>9}{name + ' ms':>10}{'items/s':>10}{'n':>7}")
+for b in batch_sizes:
+    runs = sweep_runs[str(b)]
+    e = {p: repeated_quantile([r.steady_ns for r in runs], p).scaled(1e-6) for p in (0.5, percentile)}
+    per_round = [b / float(r.steady_ns.mean()) * 1e9 for r in runs]
+    sweep_rows[b] = {"p50_ms": e[0.5].value, "p99_ms": e[percentile].value, "items_per_s": float(np.mean(per_round)),
+                     "per_round": per_round, "n": sum(r.steady_ns.size for r in runs)}
+    report.samples(f"sweep.b{b}", np.concatenate([r.steady_ns for r in runs]), description=f"batch {b}: latency "
+                   f"per batch, int64 ns, {rounds} rounds concatenated")
+    for p in (0.5, percentile):
+        report.estimate(f"sweep.b{b}.p{p * 100:g}_ms", e[p], description=f"batch {b}: P{p * 100:g} of one batch "
+                        f"over {rounds} rounds")
+    report.metric(f"sweep.b{b}.items_per_s", sweep_rows[b]["items_per_s"], unit="1/s", n=sweep_rows[b]["n"],
+                  runs=rounds, description=f"batch {b}: items per second, closed loop (batch size / mean batch "
+                  "latency, mean over rounds)")
+    print(f"{b:>6}{e[0.5].value:>9.2f}{e[percentile].value:>10.2f}{sweep_rows[b]['items_per_s']:>10.0f}"
+          f"{sweep_rows[b]['n']:>7}")
 capacity_hz = sweep_rows[1]["items_per_s"]
 report.metric("capacity_one_at_a_time_hz", capacity_hz, unit="Hz",
               description="items per second one at a time (1 / mean latency at batch 1): load 1.0")
@@ -137,29 +147,20 @@ def sweep_figure() -> tuple[Figure, str]:
     fig = Figure(figsize=(10.0, 4.0), layout="constrained", facecolor=figures.STYLE["figure.facecolor"])
     ax1, ax2 = fig.subplots(1, 2)
     bs = list(sweep_rows)
-    p50 = [sweep_rows[b]["p50_ms"] for b in bs]
-    p99 = [sweep_rows[b]["p99_ms"] for b in bs]
-    ax1.plot(bs, p50, "o-", color=figures.PALETTE[0], label="P50")
-    ax1.plot(bs, p99, "s--", color=figures.PALETTE[1], label=name)
+    ax1.plot(bs, [sweep_rows[b]["p50_ms"] for b in bs], "o-", color=figures.PALETTE[0], label="P50")
+    ax1.plot(bs, [sweep_rows[b]["p99_ms"] for b in bs], "s--", color=figures.PALETTE[1], label=name)
     ax1.axhline(deadline_ms, color=figures.PALETTE[3], linestyle=":", label=f"deadline {deadline_ms:g} ms")
-    ax1.set_xscale("log", base=2)
-    ax1.set_xticks(bs, [str(b) for b in bs])
-    ax1.set_xlabel("batch size (items)")
-    ax1.set_ylabel("latency per batch (ms)")
-    ax1.set_title("Latency of one batch")
-    ax1.legend()
-    thr = [sweep_rows[b]["items_per_s"] for b in bs]
-    ax2.plot(bs, thr, "o-", color=figures.PALETTE[2])
-    ax2.set_xscale("log", base=2)
-    ax2.set_xticks(bs, [str(b) for b in bs])
+    ax2.plot(bs, [sweep_rows[b]["items_per_s"] for b in bs], "o-", color=figures.PALETTE[2])
     ax2.set_ylim(bottom=0)
-    ax2.set_xlabel("batch size (items)")
-    ax2.set_ylabel("throughput (items/s)")
-    ax2.set_title("Per-item throughput")
-    alt = "Batch-size sweep: " + "; ".join(
+    for ax, ylabel, title in ((ax1, "latency per batch (ms)", "Latency of one batch"),
+                              (ax2, "throughput (items/s)", "Per-item throughput")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(bs, [str(b) for b in bs])
+        ax.set(xlabel="batch size (items)", ylabel=ylabel, title=title)
+    ax1.legend()
+    return fig, "Batch-size sweep: " + "; ".join(
         f"batch {b}: P50 {sweep_rows[b]['p50_ms']:.2f} ms, {name} {sweep_rows[b]['p99_ms']:.2f} ms, "
         f"{sweep_rows[b]['items_per_s']:.0f} items/s" for b in bs)
-    return fig, alt
 
 
 with matplotlib.rc_context(figures.STYLE):
@@ -167,16 +168,23 @@ with matplotlib.rc_context(figures.STYLE):
 report.figure(fig, "batch-sweep", alt=alt)
 
 # %% [markdown]
-# ## Poisson arrivals served three ways
+# ## Poisson arrivals served three ways, in rounds
 #
-# For each load (a fraction of the one-at-a-time capacity measured above), the same seeded
-# Poisson schedule of `n_requests` items is served by each of the three servers, so they see
-# exactly the same arrivals. One server thread runs the model; the calling thread only sleeps
-# and enqueues. A fixed batcher flushes its last partial batch when the stream ends (those
-# items are counted, and flagged).
+# For each load (a fraction of the one-at-a-time capacity measured above), `n_requests` items
+# arrive at Poisson-random times and are served by each server; the one-at-a-time server runs
+# twice, as an **A/A arm** whose ratio is the noise floor of this very run. Every server at
+# every load runs once per **round**, the `rounds` rounds in a randomised, balanced order, and
+# within a round every server sees the same seeded arrivals. One server thread runs the
+# model; the calling thread only sleeps and enqueues. A fixed batcher flushes its last
+# partial batch when the stream ends (those items are counted).
+#
+# A server **keeps up** at a load when it served at least 98% of the offered items per second
+# in every round; a latency comparison between a server that keeps up and one whose queue
+# grows for the whole run measures the run's length, not the server, so latency is compared
+# only where both keep up, and saturation is reported separately with the served rate.
 
 # %%
-policies = {"single": BatchPolicy.single(), "fixed": BatchPolicy.fixed(max_batch),
+policies = {"single": BatchPolicy.single(), "single (A/A)": BatchPolicy.single(), "fixed": BatchPolicy.fixed(max_batch),
             "dynamic": BatchPolicy.dynamic(max_batch, timeout_ms=timeout_ms)}
 x_batch = items[:max_batch]
 
@@ -185,25 +193,53 @@ def run_batch(k: int) -> None:
     session.run(None, {inp.name: x_batch[:k]})
 
 
-served = {}
-for load in loads:
-    arrivals = Poisson(rate_hz=load * capacity_hz, seed=seed)
-    for key, policy in policies.items():
-        served[(key, load)] = serve(run_batch, arrivals, policy=policy, n_requests=n_requests, deadline_ms=deadline_ms)
+def arm(key: str, load: float):
+    return lambda r: serve(run_batch, Poisson(rate_hz=load * capacity_hz, seed=seed * 1000 + r),
+                           policy=policies[key], n_requests=n_requests, deadline_ms=deadline_ms)
+
+
+by_round, order = interleaved_rounds({f"{k}@{x:g}": arm(k, x) for x in loads for k in policies}, rounds, seed=seed)
+served = {(k, x): by_round[f"{k}@{x:g}"] for x in loads for k in policies}  # (server, load) -> one run per round
+print(f"{rounds} rounds of {len(policies) * len(loads)} runs; round 1 ran {', '.join(order[:len(policies) * len(loads)])}")
+
+
+def p_per_round(key, load, p=percentile):
+    return [stats.quantile(r.response_ns, p) / 1e6 for r in served[key, load]]
+
 
 table = {}
-print(f"{'server':<36}{'load':>5}{'offered/s':>10}{'done/s':>8}{'P50 ms':>9}{name + ' ms':>10}{'miss rate':>11}"
-      f"{'  95% CI':>16}{'mean batch':>11}")
-for (key, load), run in served.items():
-    q50 = stats.quantile_ci(run.response_ns, 0.5)
-    q99 = stats.quantile_ci(run.response_ns, percentile)
-    miss = run.miss_rate()
-    table[(key, load)] = {"p50": q50, "p99": q99, "miss": miss, "throughput": run.throughput_hz,
-                          "mean_batch": float(run.item_batch_size.mean())}
-    run.report(f"{key}.load-{load:g}")
-    print(f"{run.policy.label:<36}{load:>5g}{run.offered_rate_hz:>10.0f}{run.throughput_hz:>8.0f}"
-          f"{q50.value / 1e6:>9.2f}{q99.value / 1e6:>10.2f}{miss.rate:>11.1%}"
-          f"  [{miss.lower:.1%}, {miss.upper:.1%}]{table[(key, load)]['mean_batch']:>11.2f}")
+print(f"{'server':<14}{'load':>5}{'offered/s':>10}{'served/s':>9}{'P50 ms':>9}{name + ' ms':>16}{'miss rate':>11}"
+      f"{'mean batch':>11}")
+for (key, load), runs in served.items():
+    est = {p: repeated_quantile([r.response_ns for r in runs], p).scaled(1e-6) for p in (0.5, percentile)}
+    resp = np.concatenate([r.response_ns for r in runs])
+    k_miss = sum(r.miss_rate().misses for r in runs)
+    table[key, load] = {"p50": est[0.5], "p99": est[percentile], "miss": k_miss / resp.size,
+                        "miss_ci": stats.proportion_ci(k_miss, resp.size),
+                        "offered": [r.offered_rate_hz for r in runs], "served": [r.throughput_hz for r in runs],
+                        "mean_batch": float(np.concatenate([r.item_batch_size for r in runs]).mean())}
+    t, slug = table[key, load], f"{arm_key(key)}.load-{load:g}"
+    report.samples(f"{slug}.response", resp, description=f"{key}: per-item response time (done - intended arrival), "
+                   f"int64 ns, rounds concatenated ({n_requests} per round)")
+    report.estimate(f"{slug}.p{percentile * 100:g}_ms", t["p99"], description=f"{key} at load {load:g}: {name} "
+                    f"response from the intended arrival, pooled over {rounds} rounds")
+    report.metric(f"{slug}.served_hz", float(np.mean(t["served"])), unit="Hz", runs=rounds,
+                  description=f"{key} at load {load:g}: items completed per second (mean over rounds), against "
+                  f"{np.mean(t['offered']):.0f} offered")
+    report.metric(f"{slug}.miss_rate", t["miss"], n=resp.size, ci=t["miss_ci"],
+                  description=f"{key} at load {load:g}: share of items over {deadline_ms:g} ms (Clopper-Pearson)")
+    print(f"{key:<14}{load:>5g}{np.mean(t['offered']):>10.0f}{np.mean(t['served']):>9.0f}{t['p50'].value:>9.2f}"
+          f"{t['p99'].value:>7.2f} [{t['p99'].lower:.1f}, {t['p99'].upper:.1f}]{t['miss']:>11.1%}{t['mean_batch']:>11.2f}")
+
+points = [LoadComparison(x, paired_ratio(p_per_round("single", x), p_per_round("dynamic", x),
+                                         label_a="one at a time", label_b="the dynamic batcher"),
+                         paired_ratio(p_per_round("single", x), p_per_round("single (A/A)", x),
+                                      label_a="one at a time", label_b="one at a time (A/A)"),
+                         {k: table[k, x]["offered"] for k in policies}, {k: table[k, x]["served"] for k in policies},
+                         compared=("single", "dynamic")) for x in loads]
+for pt in points:
+    print(f"load {pt.load:g}: keeps up: " + ", ".join(f"{k} {'yes' if pt.kept_up(k) else 'NO'}" for k in policies)
+          + f"; dynamic/single {name} {pt.ratio.ratio:.3g}, A/A {pt.aa.ratio:.3g}")
 
 
 # %%
@@ -211,41 +247,32 @@ def serving_figure() -> tuple[Figure, str]:
     fig = Figure(figsize=(12.0, 4.2), layout="constrained", facecolor=figures.STYLE["figure.facecolor"])
     ax1, ax2, ax3 = fig.subplots(1, 3)
     parts = []
-    for i, (key, policy) in enumerate(policies.items()):
-        color, marker = figures.PALETTE[i], "osD"[i]
-        p99 = np.array([table[(key, x)]["p99"].value / 1e6 for x in loads])
-        lo = np.array([table[(key, x)]["p99"].lower / 1e6 for x in loads])
-        hi = np.array([table[(key, x)]["p99"].upper / 1e6 if np.isfinite(table[(key, x)]["p99"].upper)
-                       else table[(key, x)]["p99"].value / 1e6 for x in loads])
-        ax1.errorbar(loads, p99, yerr=[p99 - np.maximum(lo, 0), hi - p99], fmt=marker + "-", color=color,
-                     capsize=3, label=policy.label)
-        miss = [table[(key, x)]["miss"] for x in loads]
-        ax2.errorbar(loads, [100 * m.rate for m in miss],
-                     yerr=[[100 * (m.rate - m.lower) for m in miss], [100 * (m.upper - m.rate) for m in miss]],
-                     fmt=marker + "-", color=color, capsize=3, label=policy.label)
-        ax3.plot([served[(key, x)].offered_rate_hz for x in loads], [table[(key, x)]["throughput"] for x in loads],
-                 marker + "-", color=color, label=policy.label)
-        parts.append(f"{policy.label}: " + ", ".join(
-            f"load {x:g} {name} {table[(key, x)]['p99'].value / 1e6:.1f} ms, miss {table[(key, x)]['miss'].rate:.1%}"
-            for x in loads))
+    for i, key in enumerate(k for k in policies if k != "single (A/A)"):
+        color, marker, label = figures.PALETTE[i], "osD"[i], policies[key].label
+        e = [table[key, x]["p99"] for x in loads]
+        p99 = np.array([v.value for v in e])
+        ax1.errorbar(loads, p99, yerr=[p99 - np.maximum([v.lower for v in e], 0),
+                                       np.array([v.upper if np.isfinite(v.upper) else v.value for v in e]) - p99],
+                     fmt=marker + "-", color=color, capsize=3, label=label)
+        m = [table[key, x] for x in loads]
+        ax2.errorbar(loads, [100 * t["miss"] for t in m], yerr=[[100 * (t["miss"] - t["miss_ci"][0]) for t in m],
+                                                              [100 * (t["miss_ci"][1] - t["miss"]) for t in m]],
+                     fmt=marker + "-", color=color, capsize=3, label=label)
+        ax3.plot([np.mean(t["offered"]) for t in m], [np.mean(t["served"]) for t in m], marker + "-", color=color,
+                 label=label)
+        parts.append(f"{label}: " + ", ".join(f"load {x:g} {name} {t['p99'].value:.1f} ms, miss {t['miss']:.1%}, "
+                                              f"served {np.mean(t['served']):.0f}/s" for x, t in zip(loads, m)))
     ax1.axhline(deadline_ms, color=figures.PALETTE[3], linestyle=":", label=f"deadline {deadline_ms:g} ms")
     ax1.set_yscale("log")
-    ax1.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax1.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
-        lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
-    ax1.set_xlabel("offered load (fraction of one-at-a-time capacity)")
-    ax1.set_ylabel(f"{name} response time (ms, 95% CI)")
-    ax1.set_title(f"{name} from the intended arrival")
+    figures.log_ticks(ax1)
+    ax1.set(xlabel="offered load (fraction of one-at-a-time capacity)", ylabel=f"{name} response time (ms)",
+            title=f"{name} from the intended arrival ({rounds} rounds)")
     ax1.legend(fontsize=8)
-    ax2.set_xlabel("offered load (fraction of one-at-a-time capacity)")
-    ax2.set_ylabel(f"deadline misses (% of items over {deadline_ms:g} ms)")
-    ax2.set_ylim(-2, 102)
-    ax2.set_title("Deadline-miss rate (Clopper-Pearson 95%)")
-    top = max(served[(k, x)].offered_rate_hz for k in policies for x in loads) * 1.1
-    ax3.plot([0, top], [0, top], color="#8c959f", linestyle=":", label="throughput = offered")
-    ax3.set_xlabel("offered rate (items/s)")
-    ax3.set_ylabel("completed (items/s)")
-    ax3.set_title("Throughput")
+    ax2.set(xlabel="offered load (fraction of one-at-a-time capacity)", ylim=(-2, 102),
+            ylabel=f"deadline misses (% of items over {deadline_ms:g} ms)", title="Deadline-miss rate (Clopper-Pearson 95%)")
+    top = max(np.mean(table[k, x]["offered"]) for k in policies for x in loads) * 1.1
+    ax3.plot([0, top], [0, top], color="#8c959f", linestyle=":", label="served = offered")
+    ax3.set(xlabel="offered rate (items/s)", ylabel="served (items/s)", title="Throughput: who keeps up")
     ax3.legend(fontsize=8)
     return fig, "Three servers under Poisson arrivals: " + "; ".join(parts) + f"; deadline {deadline_ms:g} ms"
 
@@ -268,38 +295,32 @@ report.figure(fig, "servers-under-load", alt=alt)
 # for a hard deadline has to assume the worst arrival pattern, not the average one.
 
 # %%
-def later_arrivals(run) -> np.ndarray:
-    """Per item: how many items were intended within timeout_ms after it."""
-    t = run.intended_ns
-    return np.searchsorted(t, t + int(timeout_ms * 1e6), side="right") - np.arange(t.size) - 1
-
-
-def found_idle(run) -> np.ndarray:
-    """Per item: every earlier item was already done when it arrived (no queue, server idle)."""
-    before = np.maximum.accumulate(np.r_[np.int64(-1), run.done_ns[:-1]])
-    return before <= run.intended_ns
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None below 10 pairs or without spread."""
-    from scipy.stats import spearmanr
-
-    if a.size < 10 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return None
-    return float(spearmanr(a, b).statistic)
+    return None if a.size < 10 or np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)
 
 
 def fmt_r(r: float | None) -> str:
     return "n/a" if r is None else f"{r:+.2f}"
 
 
+class Pooled:
+    """Per-item arrays of one server at one load, its rounds concatenated."""
+
+    def __init__(self, runs):
+        for attr, f in (("response_ns", lambda r: r.response_ns), ("item_batch_size", lambda r: r.item_batch_size),
+                        ("idle", lambda r: r.found_idle()), ("later", lambda r: r.later_arrivals(timeout_ms))):
+            setattr(self, attr, np.concatenate([f(r) for r in runs]))
+
+
+pool = {(k, x): Pooled(served[k, x]) for k in ("single", "dynamic") for x in loads}
+
 dependence, n_idle = {}, {}
 for load in loads:
     for key in ("single", "dynamic"):
-        run = served[(key, load)]
-        idle = found_idle(run)
-        n_idle[(key, load)] = int(idle.sum())
-        dependence[(key, load)] = spearman(later_arrivals(run)[idle], run.response_ns[idle])
+        run = pool[key, load]
+        n_idle[(key, load)] = int(run.idle.sum())
+        dependence[(key, load)] = spearman(run.later[run.idle], run.response_ns[run.idle])
     print(f"load {load:g}: items that found the server idle: single {n_idle[('single', load)]}, dynamic "
           f"{n_idle[('dynamic', load)]}; rank correlation of their response time with the number of items arriving "
           f"in the next {timeout_ms:g} ms: single {fmt_r(dependence[('single', load)])}, "
@@ -313,7 +334,7 @@ for load in loads:
 # the load where the dynamic batcher's latency is most spread out by batch size
 spread = {}
 for load in loads:
-    run = served[("dynamic", load)]
+    run = pool["dynamic", load]
     by_size = {int(s): run.response_ns[run.item_batch_size == s] / 1e6 for s in np.unique(run.item_batch_size)}
     meds = [float(np.median(v)) for v in by_size.values() if v.size >= 5]
     spread[load] = (max(meds) - min(meds)) if len(meds) >= 2 else 0.0
@@ -332,7 +353,7 @@ def unpredictability_figure() -> tuple[Figure, str]:
     bottom = np.zeros(len(loads))
     cmap = matplotlib.colormaps["viridis"]
     for s in sizes:
-        share = np.array([(served[("dynamic", x)].item_batch_size == s).mean() * 100 for x in loads])
+        share = np.array([(pool["dynamic", x].item_batch_size == s).mean() * 100 for x in loads])
         ax1.bar([str(x) for x in loads], share, bottom=bottom, color=cmap((s - 1) / max(max_batch - 1, 1)),
                 label=f"{s}" if s in (1, max_batch) or s == (max_batch + 1) // 2 else None)
         bottom += share
@@ -341,7 +362,7 @@ def unpredictability_figure() -> tuple[Figure, str]:
     ax1.set_title("Batch sizes the dynamic batcher formed")
     ax1.legend(title="batch size", fontsize=8)
     # 2: response by batch size at the focus load
-    run = served[("dynamic", focus)]
+    run = pool["dynamic", focus]
     present = [int(s) for s in np.unique(run.item_batch_size)]
     data = [run.response_ns[run.item_batch_size == s] / 1e6 for s in present]
     ax2.boxplot(data, positions=range(len(present)), whis=(1, 99), showfliers=False)
@@ -354,9 +375,9 @@ def unpredictability_figure() -> tuple[Figure, str]:
     # 3: response against later arrivals for items that found the server idle, single vs dynamic
     parts = []
     for i, key in enumerate(("single", "dynamic")):
-        run = served[(key, focus_idle)]
-        idle = found_idle(run)
-        later, resp = later_arrivals(run)[idle], run.response_ns[idle] / 1e6
+        run = pool[key, focus_idle]
+        idle = run.idle
+        later, resp = run.later[idle], run.response_ns[idle] / 1e6
         ks = [int(k) for k in np.unique(later) if (later == k).sum() >= 3]
         med = [float(np.median(resp[later == k])) for k in ks]
         p90 = [stats.quantile(resp[later == k], 0.9) for k in ks]
@@ -370,8 +391,8 @@ def unpredictability_figure() -> tuple[Figure, str]:
     ax3.set_title(f"Items that found the server idle (load {focus_idle:g})")
     ax3.legend(fontsize=7)
     mix = "; ".join(f"load {x:g}: " + ", ".join(
-        f"{(served[('dynamic', x)].item_batch_size == s).mean():.0%} in batches of {s}"
-        for s in sizes if (served[("dynamic", x)].item_batch_size == s).any()) for x in loads)
+        f"{(pool['dynamic', x].item_batch_size == s).mean():.0%} in batches of {s}"
+        for s in sizes if (pool["dynamic", x].item_batch_size == s).any()) for x in loads)
     by = ", ".join(f"batch {s}: median {np.median(d):.1f} ms" for s, d in zip(present, data))
     return fig, (f"Dynamic batching unpredictability. Batch-size mix per load: {mix}. At load {focus:g}, response by "
                  f"batch size: {by}. At load {focus_idle:g}, response against later arrivals: " + "; ".join(parts))
@@ -388,11 +409,15 @@ report.figure(fig, "dynamic-unpredictability", alt=alt)
 # load: PASS only when the whole confidence interval lies under the deadline.
 
 # %%
-for (key, load), run in served.items():
-    v = stats.slo_verdict(run.response_ns, percentile, deadline_ms)
-    report.check(f"{name.lower()}-within-deadline.{key}.load-{load:g}", v.verdict,
-                 f"{run.policy.label} at load {load:g} ({run.offered_rate_hz:.0f} items/s offered): {v.reason}; "
-                 f"miss rate {table[(key, load)]['miss'].rate:.1%}")
+verdicts = {}
+for (key, load), t in table.items():
+    verdicts[key, load] = deadline_verdict(t["p99"], deadline_ms, name)
+    report.check(f"{name.lower()}-within-deadline.{arm_key(key)}.load-{load:g}", verdicts[key, load][0],
+                 f"{policies[key].label} at load {load:g} ({np.mean(t['offered']):.0f} items/s offered, "
+                 f"{np.mean(t['served']):.0f} served): {verdicts[key, load][1]}; miss rate {t['miss']:.1%}")
+for pt in points:
+    report.check(f"keeps-up.load-{pt.load:g}", "PASS" if pt.all_kept_up else "FAIL",
+                 f"one at a time and dynamic batcher, {KEEP_UP_RULE}: " + ("; ".join(pt.saturated()) or "both did"))
 report.check("batched-output-shapes", "PASS" if out[0].shape[0] == 2 else "FAIL",
              f"a batch of 2 gave outputs of shape {[o.shape for o in out]}")
 
@@ -402,10 +427,7 @@ report.check("batched-output-shapes", "PASS" if out[0].shape[0] == 2 else "FAIL"
 # Computed from the measurements above, not written in advance.
 
 # %%
-def meets(key: str, load: float) -> bool:
-    return stats.slo_verdict(served[(key, load)].response_ns, percentile, deadline_ms).verdict == "PASS"
-
-
+runner = os.environ.get("EDGETIMING_RUNNER") or "this runner"
 b_hi = max(sweep_rows)
 gain = sweep_rows[b_hi]["items_per_s"] / sweep_rows[min(sweep_rows)]["items_per_s"]
 lines = [f"- Closed loop: batch {b_hi} moves x{gain:.2f} the items per second of batch {min(sweep_rows)} "
@@ -413,19 +435,19 @@ lines = [f"- Closed loop: batch {b_hi} moves x{gain:.2f} the items per second of
          f"at a P50 of {sweep_rows[b_hi]['p50_ms']:.1f} ms per batch instead of {sweep_rows[min(sweep_rows)]['p50_ms']:.2f} ms."
          + (" Batching buys little throughput here." if gain < 1.2 else "")]
 for key, policy in policies.items():
-    ok = [x for x in loads if meets(key, x)]
-    lines.append(f"- {policy.label}: {name} <= {deadline_ms:g} ms shown (PASS) at "
-                 + (", ".join(f"load {x:g}" for x in ok) if ok else "none of the loads tried") + ".")
-for load in loads:
-    best = min(policies, key=lambda k: table[(k, load)]["p99"].value)
-    lines.append(f"- Load {load:g}: lowest {name} from **{policies[best].label}** "
-                 f"({table[(best, load)]['p99'].value / 1e6:.1f} ms); miss rates "
-                 + ", ".join(f"{k} {table[(k, load)]['miss'].rate:.1%}" for k in policies) + ".")
+    ok = [x for x in loads if verdicts[key, x][0] == "PASS"]
+    lines.append(f"- {policy.label}{' (A/A arm)' if 'A/A' in key else ''}: {name} <= {deadline_ms:g} ms shown (PASS, "
+                 "deciding interval) at " + (", ".join(f"load {x:g}" for x in ok) if ok else "none of the loads tried") + ".")
+head = headline_load(points)
+lines += [f"- Dynamic batcher against one at a time, {name} per round: " + ln
+          for ln in load_conclusions(points, name, runner=runner, smaller_is="lower", larger_is="higher")]
+lines.append("- Headline: " + (f"load {head.load:g}, the highest load at which both servers kept up." if head else
+                                "none: at no load tried did both servers keep up."))
 low = min(loads)
 lines.append(f"- At the lowest load ({low:g}) the fixed batcher's items waited for {max_batch - 1} others: median "
-             f"{table[('fixed', low)]['p50'].value / 1e6:.1f} ms against {table[('single', low)]['p50'].value / 1e6:.1f} ms "
+             f"{table[('fixed', low)]['p50'].value:.1f} ms against {table[('single', low)]['p50'].value:.1f} ms "
              "one at a time.")
-dyn = served[("dynamic", focus)]
+dyn = pool["dynamic", focus]
 alone = dyn.response_ns[dyn.item_batch_size == 1] / 1e6
 full = dyn.response_ns[dyn.item_batch_size == dyn.item_batch_size.max()] / 1e6
 lines.append(f"- Dynamic batcher at load {focus:g}: items formed batches of "
@@ -454,24 +476,27 @@ else:
     lines.append(f"- A hard real-time path must budget for the worst arrival pattern: the timeout ({timeout_ms:g} ms) "
                  f"plus a full batch of {max_batch} (add {max_batch} to `batch_sizes` to measure it).")
 
-from edgetiming.stats.compare import compare_runs
-
 b_lo = min(sweep_rows)
-report.metric("headline.batch_throughput_gain", gain, unit="x", n=sweep_rows[b_hi]["n"],
-              description=f"Items per second at batch {b_hi} / batch {b_lo} in a closed loop on {path.name} "
-                          "(higher is more throughput)")
-# the highest load the one-at-a-time server can keep up with (below its capacity), else the lowest load tried
-head_load = max([x for x in loads if x < 1.0] or [min(loads)])
-head_cmp = compare_runs(served[("single", head_load)].response_ns, served[("dynamic", head_load)].response_ns,
-                        percentile=percentile)
-head_short = [f"{k} has {table[(k, head_load)]['p99'].n} items, {name} needs >= {stats.min_samples(percentile)}"
-              for k in ("single", "dynamic") if not table[(k, head_load)]["p99"].valid]
-report.metric(f"headline.dynamic_vs_single_{name.lower()}_ratio", head_cmp.ratio, unit="x",
-              ci=(head_cmp.lower, head_cmp.upper) if head_cmp.lower > 0 and np.isfinite(head_cmp.upper) else None,
-              n=min(served[("single", head_load)].n_requests, served[("dynamic", head_load)].n_requests),
-              valid=not head_short, note="; ".join(head_short),
-              description=f"{name} response time of the dynamic batcher (up to {max_batch} items, {timeout_ms:g} ms "
-                          f"timeout) / one item at a time, under Poisson arrivals at load {head_load:g} (lower is faster)")
+g = paired_ratio(sweep_rows[b_lo]["per_round"], sweep_rows[b_hi]["per_round"], label_a=f"batch {b_lo}",
+                 label_b=f"batch {b_hi}")
+report.metric("headline.batch_throughput_gain", g.ratio, unit="x", runs=g.rounds,
+              ci=(g.interval.lower, g.interval.upper) if g.interval.known else None,
+              note=g.sentence("items per second", smaller_is="less throughput", larger_is="more throughput", runner=runner),
+              description=f"Items per second at batch {b_hi} / batch {b_lo} in a closed loop on {path.name}, per "
+                          f"round over {rounds} rounds (higher is more throughput)")
+need = min_samples_two_sided(percentile)
+for key, r in (("", head.ratio if head else None), ("_aa", head.aa if head else None)):
+    iv = r.interval if r else None
+    report.metric(f"headline.dynamic_vs_single_{name.lower()}_ratio{key}", r.ratio if r else None, unit="x",
+                  runs=r.rounds if r else None, ci=(iv.lower, iv.upper) if iv and iv.known else None,
+                  note=(comparison_sentence(head.ratio, head.aa, name, smaller_is="lower", larger_is="higher",
+                                            runner=runner) if head else "no load at which both servers kept up"),
+                  invalid_because=[] if head else [f"no load at which both servers kept up ({KEEP_UP_RULE})"]
+                  + ([f"{n_requests} items per round: a per-round {name} needs >= {need}"] if n_requests < need else []),
+                  description=(f"{name} response of {'the one-at-a-time A/A arm' if key else 'the dynamic batcher'} "
+                               f"/ one item at a time, per round over {rounds} rounds, Poisson arrivals at load "
+                               f"{head.load:g}, the highest load both kept up with" if head else
+                               f"{name} ratio dynamic / one at a time (not measured: no load both kept up with)"))
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

@@ -29,6 +29,9 @@
 #
 # The model is the PP-OCRv4 text detector shipped in the `rapidocr-onnxruntime` wheel; pass your
 # own with `--param model_path=/path/to/model.onnx` and its input shape.
+#
+# *Longer than 350 lines because it builds its own sentinel model and reads five machine
+# signals beside the long run; the tests themselves live in `edgetiming.stats.steady`.*
 
 # %% tags=["parameters"]
 model_path = "rapidocr:det"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls
@@ -58,6 +61,7 @@ seed = 0
 
 # %%
 import math
+import os
 import time
 
 import numpy as np
@@ -72,7 +76,7 @@ from edgetiming.measure.closedloop import closed_loop, timing_gc_off
 from edgetiming.measure.session import SessionConfig, open_session, session_settings
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
-from edgetiming.stats.steady import classify_steady_state, drift_test
+from edgetiming.stats.steady import attribute_drift, classify_steady_state
 from edgetiming.workload.models import resolve, sha256_file
 from edgetiming.workload.ocrdata import det_input, render_page
 
@@ -82,15 +86,8 @@ path = resolve(model_path)
 session = open_session(path, config)
 input_name = session.get_inputs()[0].name
 print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...)")
-print(
-    "onnxruntime",
-    ort.__version__,
-    {
-        k: v
-        for k, v in session_settings(session).items()
-        if k in ("intra_op_num_threads", "allow_spinning", "providers")
-    },
-)
+print("onnxruntime", ort.__version__, {k: v for k, v in session_settings(session).items()
+                                     if k in ("intra_op_num_threads", "allow_spinning", "providers")})
 
 
 def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> bytes:
@@ -100,18 +97,11 @@ def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> byt
     for i in range(layers):
         w = (rng.standard_normal((width, width)) / math.sqrt(width)).astype(np.float32)
         inits.append(numpy_helper.from_array(w, f"w{i}"))
-        nodes += [
-            helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
-            helper.make_node("Relu", [f"m{i}"], [f"r{i}" if i < layers - 1 else "y"]),
-        ]
+        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
+                  helper.make_node("Relu", [f"m{i}"], [f"r{i}" if i < layers - 1 else "y"])]
         prev = f"r{i}"
-    graph = helper.make_graph(
-        nodes,
-        "sentinel",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
-        inits,
-    )
+    io = [helper.make_tensor_value_info(v, TensorProto.FLOAT, [rows, width]) for v in ("x", "y")]
+    graph = helper.make_graph(nodes, "sentinel", io[:1], io[1:], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
 
 
@@ -148,10 +138,7 @@ sent_iters = max(2, round(block_s * sentinel_share * 1e3 / sent_ms))
 block_est_s = (model_iters * model_ms + sent_iters * sent_ms) / 1e3
 n_blocks = max(9, round(duration_s / block_est_s))  # at least 9 blocks, whatever the machine
 print(f"calibration: model {model_ms:.2f} ms, sentinel {sent_ms:.2f} ms per call")
-print(
-    f"{n_blocks} blocks of {model_iters} model + {sent_iters} sentinel iterations "
-    f"(about {n_blocks * block_est_s:.0f} s)"
-)
+print(f"{n_blocks} blocks of {model_iters} model + {sent_iters} sentinel iterations (about {n_blocks * block_est_s:.0f} s)")
 
 # %% [markdown]
 # ## The long run
@@ -179,18 +166,10 @@ with timing_gc_off():
         s = closed_loop(run_sentinel, warmup_iters=0, iters=sent_iters, overhead=False)
         model_lat.append(m.latency_ns)
         sent_lat.append(s.latency_ns)
-        blocks.append(
-            {
-                "block": b,
-                "t_s": t_block,
-                "model_median_ms": np.median(m.latency_ns) / 1e6,
-                "sentinel_median_ms": np.median(s.latency_ns) / 1e6,
-                "throttle_before": m.throttle["before"],
-                "throttle_after": s.throttle["after"],
-                "throttle_seen": m.throttle["seen"] or s.throttle["seen"],
-                "throttle_reasons": m.throttle["reasons"] + s.throttle["reasons"],
-            }
-        )
+        blocks.append({"block": b, "t_s": t_block, "model_median_ms": np.median(m.latency_ns) / 1e6,
+                       "sentinel_median_ms": np.median(s.latency_ns) / 1e6, "throttle_before": m.throttle["before"],
+                       "throttle_after": s.throttle["after"], "throttle_seen": m.throttle["seen"] or s.throttle["seen"],
+                       "throttle_reasons": m.throttle["reasons"] + s.throttle["reasons"]})
 elapsed_s = time.perf_counter() - t_start
 if len(blocks) < n_blocks:
     print(f"stopped after {len(blocks)} of {n_blocks} planned blocks: the run reached its {duration_s:g} s length")
@@ -200,17 +179,10 @@ sent_all = np.concatenate(sent_lat)
 df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("throttle_")} for r in blocks])
 df["ratio"] = df["model_median_ms"] / df["sentinel_median_ms"]
 print(f"{n_blocks} blocks in {elapsed_s:.1f} s: {model_all.size} model and {sent_all.size} sentinel iterations")
-report.samples(
-    "model",
-    model_all,
-    description=f"model latency per iteration in order, {n_blocks} blocks of {model_iters}; no warmup removed",
-)
-report.samples(
-    "sentinel",
-    sent_all,
-    description=f"sentinel latency per iteration in order, {n_blocks} blocks of "
-    f"{sent_iters}, each block run right after the model block of the same index",
-)
+report.samples("model", model_all, description=f"model latency per iteration in order, {n_blocks} blocks of "
+               f"{model_iters}; no warmup removed")
+report.samples("sentinel", sent_all, description=f"sentinel latency per iteration in order, {n_blocks} blocks of "
+               f"{sent_iters}, each block run right after the model block of the same index")
 report.metric("run_duration_s", elapsed_s, unit="s", description="wall time of the long run")
 report.metric("blocks", n_blocks, description="interleaved model + sentinel blocks")
 df.round(3).head(12)
@@ -225,141 +197,78 @@ df.round(3).head(12)
 
 # %%
 steady_state = classify_steady_state(model_all)
-print(f"class: {steady_state.classification} ({steady_state.reason})")
-print(
-    f"change points at iterations {list(steady_state.change_points)}; "
-    f"{steady_state.n_outliers} outliers set aside for the detection"
-)
+print(f"class: {steady_state.classification} ({steady_state.reason}); change points at iterations "
+      f"{list(steady_state.change_points)}; {steady_state.n_outliers} outliers set aside for the detection")
 for seg in steady_state.segments:
     print(f"  iterations {seg.start:>6}-{seg.end:<6} mean {seg.mean_ms:7.2f} ms  median {seg.median_ms:7.2f} ms")
 report.metric("steady_class", steady_state.classification, description=steady_state.reason)
-report.metric(
-    "change_points", len(steady_state.change_points), description="change points PELT found in the model series"
-)
-steady_from = steady_state.steady_start if steady_state.steady_start is not None else 0
-fig, alt = figures.timeline(
-    model_all,
-    warmup_end=steady_state.steady_start or None,
-    change_points=steady_state.change_points,
-    deadline_ms=deadline_ms,
-    title=f"{path.name}: {model_all.size:,} iterations, class '{steady_state.classification}'",
-)
+report.metric("change_points", len(steady_state.change_points), description="change points PELT found in the model series")
+# The steady part is never the whole run by default: with no steady state there is none.
+steady = None if steady_state.steady_start is None else model_all[steady_state.steady_start:]
+fig, alt = figures.timeline(model_all, warmup_end=steady_state.steady_start or None,
+                            change_points=steady_state.change_points, deadline_ms=deadline_ms,
+                            title=f"{path.name}: {model_all.size:,} iterations, class '{steady_state.classification}'")
 report.figure(fig, "timeline", alt=alt + f"; classified '{steady_state.classification}'")
 
 # %% [markdown]
-# ## Drift: model, sentinel, and model relative to sentinel
+# ## Drift: a trend or a late step, and whose it is
 #
-# The trend test (Mann-Kendall on `drift_blocks` block medians, with a Theil-Sen slope) runs
-# three times: on the model, on the sentinel, and on the model in sentinel units (each model
-# iteration divided by the sentinel median of its block, so whatever slowed both cancels).
-# Reading them together:
+# Two tests on the model series, each read beside the sentinel. A **trend** test
+# (Mann-Kendall on `drift_blocks` block medians, Theil-Sen slope) sees a slow creep; it
+# cannot see a step in the last blocks (one block in ten barely moves it), so a **step**
+# test compares the run's final level (after its last change point, over the whole run)
+# with its main earlier level (the longest segment before it). Either one of at least
+# `min_change` is drift. Then the sentinel decides whose it is, over the same blocks:
 #
-# - the model drifts and the ratio does not, while the sentinel drifts the same way:
-#   **machine drift** (both slowed down or sped up together);
-# - the ratio drifts in the model's direction: **model drift** (the model changed relative
-#   to a fixed workload on the same machine);
-# - nothing drifts: **no drift** over this run.
+# - the sentinel moved with the model and the model/sentinel ratio did not: **machine drift**;
+# - the ratio moved the model's way: **model drift** (with the sentinel too: **machine and model drift**);
+# - nothing moved by `min_change`: **no drift** over this run.
 
 # %%
-# drift_test needs three samples per block; a short run on a slow machine gets fewer blocks
-model_blocks = max(3, min(drift_blocks, model_all.size // 3))
-d_model = drift_test(model_all, blocks=model_blocks, min_change=min_change)
-d_sent = drift_test(sent_all, blocks=max(3, min(drift_blocks, sent_all.size // 3)), min_change=min_change)
-# the model in sentinel units (x 1e6 only because drift_test reads nanoseconds; the ratio has no unit)
-model_per_sentinel = np.concatenate([m / np.median(s) for m, s in zip(model_lat, sent_lat)]) * 1e6
-d_ratio = drift_test(model_per_sentinel, blocks=model_blocks, min_change=min_change)
-
-
-def direction(d):
-    return "slower" if d.relative_change > 0 else "faster"
-
-
-if d_model.drift and d_ratio.drift and direction(d_ratio) == direction(d_model):
-    attribution = "model drift"
-    why = (
-        f"the model got {direction(d_model)} by {abs(d_model.relative_change):.1%} over the run and the "
-        f"model/sentinel ratio moved the same way ({d_ratio.relative_change:+.1%}): the change is in the "
-        "model's own work, not in the machine"
-    )
-elif d_model.drift and d_sent.drift and direction(d_sent) == direction(d_model):
-    attribution = "machine drift"
-    why = (
-        f"the model ({d_model.relative_change:+.1%}) and the sentinel ({d_sent.relative_change:+.1%}) moved "
-        f"together and their ratio did not drift ({d_ratio.relative_change:+.1%}, p = {d_ratio.p_value:.2g}): "
-        "the machine changed speed"
-    )
-elif d_model.drift:
-    attribution = "unattributed drift"
-    why = (
-        f"the model drifted ({d_model.relative_change:+.1%}) but neither the sentinel "
-        f"({d_sent.relative_change:+.1%}) nor the ratio ({d_ratio.relative_change:+.1%}) shows a clear trend "
-        "in the same direction: a longer run or more blocks would separate the two"
-    )
-elif d_sent.drift:
-    attribution = "machine drift the model did not feel"
-    why = (
-        f"the sentinel drifted ({d_sent.relative_change:+.1%}) while the model did not "
-        f"({d_model.relative_change:+.1%}, p = {d_model.p_value:.2g})"
-    )
-else:
-    attribution = "no drift"
-    why = (
-        f"neither the model ({d_model.relative_change:+.1%}, p = {d_model.p_value:.2g}) nor the sentinel "
-        f"({d_sent.relative_change:+.1%}, p = {d_sent.p_value:.2g}) shows a trend of at least {min_change:.0%}"
-    )
-for name, d in (("model", d_model), ("sentinel", d_sent), ("model/sentinel", d_ratio)):
-    print(
-        f"{name:<15} tau {d.tau:+.2f}  p {d.p_value:.3g}  change over the run {d.relative_change:+.1%}  "
-        f"drift: {d.drift}  ({d.blocks} blocks)"
-    )
-    report.metric(
-        f"drift.{name.replace('/', '_per_')}.relative_change",
-        d.relative_change,
-        description=f"Theil-Sen trend of the {name} block medians over the run / its median "
-        f"(p = {d.p_value:.3g}, {d.blocks} blocks)",
-    )
-print(f"=> {attribution}: {why}")
-report.metric("drift_attribution", attribution, description=why)
+drift = attribute_drift(model_all, sent_all, n_blocks, trend_blocks=drift_blocks, min_change=min_change)
+step, attribution = drift.step, drift.attribution
+for name, d in (("model", drift.model), ("sentinel", drift.sentinel), ("model/sentinel", drift.ratio)):
+    print(f"{name:<15} trend tau {d.tau:+.2f}  p {d.p_value:.3g}  change over the run {d.relative_change:+.1%}  "
+          f"drift: {d.drift}  ({d.blocks} blocks)")
+    report.metric(f"drift.{name.replace('/', '_per_')}.relative_change", d.relative_change,
+                  description=f"Theil-Sen trend of the {name} block medians over the run / its median "
+                  f"(p = {d.p_value:.3g}, {d.blocks} blocks)")
+print(f"step: {step.describe()}" + (f"; across it the sentinel moved {drift.sentinel_step:+.1%}, the ratio "
+                                    f"{drift.ratio_step:+.1%}" if step.shift else ""))
+report.metric("step.model.relative_change", step.relative if step.shift else 0.0,
+              description=f"the model's final level / its main earlier level - 1 (medians): {step.describe()}")
+report.metric("step.model.start_fraction", step.fraction if step.shift else None,
+              description="where the model's final level starts, as a share of the run (None: no step)")
+print(f"=> {drift.sentence}")
+report.metric("drift_attribution", attribution, description=drift.reason)
 
 # %%
 fig = Figure(figsize=(8.0, 5.2), layout="constrained")
 ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
-m_rel = df["model_median_ms"] / df["model_median_ms"].median()
-s_rel = df["sentinel_median_ms"] / df["sentinel_median_ms"].median()
-r_rel = df["ratio"] / df["ratio"].median()
-ax1.plot(
-    df["t_s"],
-    m_rel,
-    "o-",
-    markersize=3,
-    color=figures.PALETTE[0],
-    label=f"model block median (run median {df['model_median_ms'].median():.2f} ms)",
-)
-ax1.plot(
-    df["t_s"],
-    s_rel,
-    "s-",
-    markersize=3,
-    color=figures.PALETTE[1],
-    label=f"sentinel block median (run median {df['sentinel_median_ms'].median():.2f} ms)",
-)
-ax1.axhline(1.0, color="#57606a", linewidth=0.8)
+rel = {k: df[k] / df[k].median() for k in ("model_median_ms", "sentinel_median_ms", "ratio")}
+for ax, k, style, label in ((ax1, "model_median_ms", "o-", "model block median"),
+                            (ax1, "sentinel_median_ms", "s-", "sentinel block median"),
+                            (ax2, "ratio", "d-", "model / sentinel")):
+    unit = "" if k == "ratio" else f" (run median {df[k].median():.2f} ms)"
+    ax.plot(df["t_s"], rel[k], style, markersize=3, color=figures.PALETTE[len(ax.lines) + (ax is ax2) * 2],
+            label=label + unit)
+for ax in (ax1, ax2):
+    ax.axhline(1.0, color="#57606a", linewidth=0.8)
+    if step.shift:  # the final level of the model starts in this block
+        ax.axvline(df["t_s"].iloc[min(step.index // model_iters, n_blocks - 1)], color=figures.PALETTE[3],
+                   linestyle="--", label=f"model step {step.relative:+.0%}" if ax is ax1 else None)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 ax1.set_ylabel("block median / run median")
 ax1.set_title(f"Model and sentinel, block by block: {attribution}")
-ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-ax2.plot(df["t_s"], r_rel, "d-", markersize=3, color=figures.PALETTE[2], label="model / sentinel")
-ax2.axhline(1.0, color="#57606a", linewidth=0.8)
 ax2.set_ylabel("ratio / run median")
 ax2.set_xlabel("time since the start of the run (s)")
-ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-alt = (
+m_rel, s_rel, r_rel = rel["model_median_ms"], rel["sentinel_median_ms"], rel["ratio"]
+report.figure(fig, "sentinel-vs-model", alt=(
     f"Block medians of the model and of the sentinel over {elapsed_s:.0f} s ({n_blocks} blocks), each divided "
     f"by its run median: model from {m_rel.min():.2f} to {m_rel.max():.2f}, sentinel from {s_rel.min():.2f} "
-    f"to {s_rel.max():.2f}; the model/sentinel ratio ranges {r_rel.min():.2f}-{r_rel.max():.2f}. "
-    f"Trend over the run: model {d_model.relative_change:+.1%}, sentinel {d_sent.relative_change:+.1%}, "
-    f"ratio {d_ratio.relative_change:+.1%}; verdict: {attribution}."
-)
-report.figure(fig, "sentinel-vs-model", alt=alt)
+    f"to {s_rel.max():.2f}; the model/sentinel ratio ranges {r_rel.min():.2f}-{r_rel.max():.2f}. Trend over the "
+    f"run: model {drift.model.relative_change:+.1%}, sentinel {drift.sentinel.relative_change:+.1%}, ratio "
+    f"{drift.ratio.relative_change:+.1%}; step: {step.describe()}; verdict: {attribution}."))
 
 # %% [markdown]
 # ## Frequency, temperature and throttle signals
@@ -379,27 +288,13 @@ for name in snaps[0]:
     sigs = [s[name] for s in snaps]
     avail = [g for g in sigs if g["available"]]
     if not avail:
-        rows.append(
-            {
-                "signal": name,
-                "available": False,
-                "reading": NOT_AVAILABLE,
-                "detail": sigs[0]["detail"],
-                "flagged in any sample": False,
-            }
-        )
+        rows.append({"signal": name, "available": False, "reading": NOT_AVAILABLE, "detail": sigs[0]["detail"],
+                     "flagged in any sample": False})
         continue
     first, last = avail[0]["value"], avail[-1]["value"]
     reading = f"first {first}, last {last}" if first != last else f"{first} (unchanged)"
-    rows.append(
-        {
-            "signal": name,
-            "available": True,
-            "reading": reading[:160],
-            "detail": avail[0]["detail"],
-            "flagged in any sample": any(g["flagged"] for g in avail),
-        }
-    )
+    rows.append({"signal": name, "available": True, "reading": reading[:160], "detail": avail[0]["detail"],
+                 "flagged in any sample": any(g["flagged"] for g in avail)})
 signals = pd.DataFrame(rows)
 available = signals[signals["available"]]["signal"].tolist()
 throttled_blocks = [r["block"] for r in blocks if r["throttle_seen"]]
@@ -407,24 +302,16 @@ reasons = sorted({x for r in blocks for x in r["throttle_reasons"]})
 print(f"{len(snaps)} samples of every signal; available on this runner: {available or 'none'}")
 if throttled_blocks:
     print(f"throttling seen around blocks {throttled_blocks}: {reasons}")
-report.metric(
-    "signals_available",
-    ", ".join(available) or NOT_AVAILABLE,
-    description="throttle-related signals this runner exposes",
-)
+report.metric("signals_available", ", ".join(available) or NOT_AVAILABLE,
+              description="throttle-related signals this runner exposes")
 signals
 
 
 # %%
 def series(name, reduce):
     """One number per snapshot for an available signal (None where a snapshot lacks it)."""
-    out = []
-    for s in snaps:
-        sig = s[name]
-        out.append(
-            reduce(sig["value"]) if sig["available"] and isinstance(sig["value"], dict) and sig["value"] else None
-        )
-    return out
+    return [reduce(s[name]["value"]) if s[name]["available"] and isinstance(s[name]["value"], dict)
+            and s[name]["value"] else None for s in snaps]
 
 
 plots = []
@@ -433,9 +320,8 @@ if "cpufreq" in available:
 if "thermal_zones" in available:
     plots.append(("hottest thermal zone (°C)", series("thermal_zones", lambda v: max(v.values()))))
 if "core_throttle_count" in available:
-    plots.append(
-        ("throttle events since boot (count, all CPUs)", series("core_throttle_count", lambda v: sum(v.values())))
-    )
+    plots.append(("throttle events since boot (count, all CPUs)",
+                  series("core_throttle_count", lambda v: sum(v.values()))))
 if plots:
     fig = Figure(figsize=(8.0, 2.0 + 1.6 * len(plots)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(plots), 1, sharex=True))
@@ -447,57 +333,46 @@ if plots:
         parts.append(f"{label} from {min(p[1] for p in pts):.4g} to {max(p[1] for p in pts):.4g}")
     axes[-1].set_xlabel("time since the start of the run (s)")
     axes[0].set_title("Machine signals during the run")
-    report.figure(
-        fig, "signals", alt=f"Machine signals sampled {len(snaps)} times over {elapsed_s:.0f} s: " + "; ".join(parts)
-    )
+    report.figure(fig, "signals", alt=f"Machine signals sampled {len(snaps)} times over {elapsed_s:.0f} s: "
+                  + "; ".join(parts))
 else:
-    print(
-        "No frequency, temperature or throttle counter is exposed on this runner: no signal figure; the "
-        "sentinel is the only witness of machine drift here."
-    )
+    print("No frequency, temperature or throttle counter is exposed on this runner: no signal figure; the "
+          "sentinel is the only witness of machine drift here.")
 
 # %% [markdown]
 # ## SLO checklist on this runner
 
 # %%
-steady = model_all[steady_from:]
-verdict = stats.slo_verdict(steady, percentile, deadline_ms)
-report.check(
-    f"p{percentile * 100:g}-within-deadline",
-    verdict.verdict,
-    f"P{percentile * 100:g} over the steady part of the long run ({steady.size} iterations) = "
-    f"{verdict.estimate.value:.2f} ms, 95% CI [{verdict.estimate.lower:.2f}, {verdict.estimate.upper:.2f}] ms, "
-    f"deadline {deadline_ms:g} ms: {verdict.reason}",
-)
+label = f"P{percentile * 100:g}"
+if steady is None:
+    q = stats.quantile_ci(model_all, percentile)
+    report.estimate(f"whole_run.p{percentile * 100:g}_ms", q.scaled(1e-6), invalid_because="the run reached no steady "
+                    f"state ({steady_state.reason}): a percentile over it describes no stable level",
+                    description=f"{label} over the whole long run (no steady part to take it from)")
+    report.check(f"p{percentile * 100:g}-within-deadline", "INCONCLUSIVE",
+                 f"no verdict: class '{steady_state.classification}' ({steady_state.reason}), so the run has no steady "
+                 f"part; {label} over the whole run was {q.value / 1e6:.2f} ms, reported as invalid")
+else:
+    verdict = stats.slo_verdict(steady, percentile, deadline_ms)
+    report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict,
+                 f"{label} over the steady part of the long run (iterations {steady_state.steady_start:,} to the end, "
+                 f"{steady.size:,}) = {verdict.estimate.value:.2f} ms, 95% CI [{verdict.estimate.lower:.2f}, "
+                 f"{verdict.estimate.upper:.2f}] ms, deadline {deadline_ms:g} ms: {verdict.reason}")
 cls = steady_state.classification
-too_short = steady_state.reason.startswith("too few")
-report.check(
-    "steady-state-reached",
-    "PASS" if cls in ("flat", "warmup") else ("INCONCLUSIVE" if too_short else "FAIL"),
-    f"class '{cls}': {steady_state.reason}",
-)
-report.check(
-    "no-drift",
-    "FAIL" if d_model.drift else "PASS",
-    f"model trend over the run {d_model.relative_change:+.1%} (p = {d_model.p_value:.2g}, {d_model.blocks} block "
-    f"medians, drift means p < {d_model.alpha:g} and at least {min_change:.0%}): {attribution}",
-)
-report.check(
-    "no-model-specific-drift",
-    "FAIL" if (d_ratio.drift and d_ratio.relative_change > 0) else "PASS",
-    f"model/sentinel ratio trend {d_ratio.relative_change:+.1%} (p = {d_ratio.p_value:.2g}, {d_ratio.blocks} blocks)",
-)
-report.check(
-    "no-throttling",
-    "NOT_MEASURED" if not available else ("FAIL" if throttled_blocks else "PASS"),
-    "no frequency, thermal or throttle signal is exposed on this runner: " + "; ".join(signals["detail"])
-    if not available
-    else (
-        f"throttling seen around blocks {throttled_blocks}: {'; '.join(reasons)}"
-        if throttled_blocks
-        else f"{len(snaps)} samples of {', '.join(available)}; none flagged throttling"
-    ),
-)
+report.check("steady-state-reached", "PASS" if cls in ("flat", "warmup") else
+             ("INCONCLUSIVE" if steady_state.reason.startswith("too few") else "FAIL"), f"class '{cls}': {steady_state.reason}")
+report.check("no-drift", "FAIL" if drift.drift else "PASS",
+             f"trend {drift.model.relative_change:+.1%} (p = {drift.model.p_value:.2g}, {drift.model.blocks} block medians; "
+             f"drift means p < {drift.model.alpha:g} and at least {min_change:.0%}); {step.describe()}: {drift.sentence}")
+model_own = attribution in ("model drift", "machine and model drift")
+report.check("no-model-specific-drift", "FAIL" if model_own and (step.relative if step.shift else drift.ratio.relative_change) > 0
+             else "PASS", f"{attribution}; model/sentinel ratio: trend {drift.ratio.relative_change:+.1%} "
+             f"(p = {drift.ratio.p_value:.2g})" + (f", across the step {drift.ratio_step:+.1%}" if step.shift else ""))
+report.check("no-throttling", "NOT_MEASURED" if not available else ("FAIL" if throttled_blocks else "PASS"),
+             "no frequency, thermal or throttle signal is exposed on this runner: " + "; ".join(signals["detail"])
+             if not available else (f"throttling seen around blocks {throttled_blocks}: {'; '.join(reasons)}"
+                                    if throttled_blocks else f"{len(snaps)} samples of {', '.join(available)}; "
+                                    "none flagged throttling"))
 
 # %% [markdown]
 # ## Conclusion on this runner
@@ -505,48 +380,34 @@ report.check(
 # Computed from the measurements above, not written in advance.
 
 # %%
-p50, p99 = stats.quantile(steady, 0.5) / 1e6, stats.quantile(steady, percentile) / 1e6
-lines = [
-    f"- {model_all.size:,} model iterations over {elapsed_s:.0f} s, interleaved with {sent_all.size:,} sentinel "
-    f"iterations. Class **{cls}**: {steady_state.reason}; {len(steady_state.change_points)} change point(s).",
-    f"- Drift: **{attribution}**: {why}.",
-    f"- Steady part: P50 {p50:.2f} ms, P{percentile * 100:g} {p99:.2f} ms; SLO P{percentile * 100:g} <= "
-    f"{deadline_ms:g} ms is **{verdict.verdict}** ({verdict.reason}).",
-]
-if available:
-    lines.append(
-        f"- Signals read on this runner: {', '.join(available)}; "
-        + (
-            f"throttling flagged around blocks {throttled_blocks}."
-            if throttled_blocks
-            else "none flagged throttling during the run."
-        )
-    )
+runner = os.environ.get("EDGETIMING_RUNNER") or "this runner"
+lines = [(f"- {model_all.size:,} model iterations over {elapsed_s:.0f} s, interleaved with {sent_all.size:,} "
+          f"sentinel iterations. Class **{cls}**: {steady_state.reason}; {len(steady_state.change_points)} change point(s)."),
+         f"- Drift on {runner}: **{attribution}**" + (f": {drift.reason}." if drift.reason else ".")]
+if steady is None:
+    lines.append(f"- No steady part: no {label} verdict against {deadline_ms:g} ms (the whole run's {label} is reported "
+                 "as invalid, not as the device's latency).")
 else:
-    lines.append(
-        "- This runner exposes no frequency, temperature or throttle signal (all five read "
-        '"not available"), so the sentinel is the only evidence about the machine\'s own speed.'
-    )
+    lines.append(f"- Steady part (from iteration {steady_state.steady_start:,}): P50 {stats.quantile(steady, 0.5) / 1e6:.2f} ms, "
+                 f"{label} {stats.quantile(steady, percentile) / 1e6:.2f} ms; SLO {label} <= {deadline_ms:g} ms is "
+                 f"**{verdict.verdict}** ({verdict.reason}).")
+lines.append(f"- Signals read on this runner: {', '.join(available)}; " + (
+    f"throttling flagged around blocks {throttled_blocks}." if throttled_blocks else "none flagged throttling.")
+    if available else "- This runner exposes no frequency, temperature or throttle signal, so the sentinel is the "
+    "only evidence about the machine's own speed.")
 if inject_model_slowdown:
-    lines.append(
-        f"- A model-only slowdown of {inject_model_slowdown:.0%} was injected in the second half on "
-        f"purpose; the attribution above should read 'model drift'"
-        + (" and it does." if attribution == "model drift" else f", and here it reads '{attribution}'.")
-    )
-for head_name, d, what in (
-    ("headline.model_drift_pct", d_model, f"block-median latency of {path.name}"),
-    ("headline.model_per_sentinel_drift_pct", d_ratio, f"latency of {path.name} in sentinel units (model-specific drift)"),
+    lines.append(f"- A model-only slowdown of {inject_model_slowdown:.0%} was injected in the second half on purpose; "
+                 f"the attribution reads '{attribution}'.")
+for head_name, value, what, note in (
+    ("headline.model_drift_pct", drift.model.relative_change, f"Theil-Sen trend of the block-median latency of {path.name}",
+     f"Mann-Kendall p = {drift.model.p_value:.2g} over {drift.model.blocks} block medians"),
+    ("headline.model_per_sentinel_drift_pct", drift.ratio.relative_change,
+     f"Theil-Sen trend of the latency of {path.name} in sentinel units", f"Mann-Kendall p = {drift.ratio.p_value:.2g}"),
+    ("headline.model_step_pct", step.relative if step.shift else 0.0,
+     f"step of the latency of {path.name} from its main level to its final level (medians)", step.describe()),
 ):
-    report.metric(
-        head_name,
-        d.relative_change * 100,
-        unit="%",
-        n=d.blocks,
-        note=f"Mann-Kendall p = {d.p_value:.2g} over {d.blocks} block medians; "
-        + ("a drift" if d.drift else f"not a drift (needs p < {d.alpha:g} and at least {min_change:.0%})")
-        + f"; attribution: {attribution}",
-        description=f"Fitted change of the {what} over a {elapsed_s:.0f} s run, as a share of its median",
-    )
+    report.metric(head_name, value * 100, unit="%", note=f"{note}; attribution: {attribution}",
+                  description=f"{what} over a {elapsed_s:.0f} s run, as a share of the earlier level")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

@@ -185,6 +185,16 @@ class BatchedRun:
         """Per item: the size of the batch it was served in."""
         return self.batch_sizes[self.batch_index]
 
+    def later_arrivals(self, window_ms: float) -> np.ndarray:
+        """Per item: how many items were intended within ``window_ms`` after it (its future traffic)."""
+        t = self.intended_ns
+        return np.searchsorted(t, t + int(window_ms * 1e6), side="right") - np.arange(t.size) - 1
+
+    def found_idle(self) -> np.ndarray:
+        """Per item: every earlier item was done when it arrived (no queue ahead, server idle)."""
+        before = np.maximum.accumulate(np.r_[np.int64(-1), self.done_ns[:-1]])
+        return before <= self.intended_ns
+
     @property
     def throughput_hz(self) -> float:
         """Items completed per second, from the first intended arrival to the last completion."""

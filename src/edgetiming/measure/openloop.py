@@ -221,6 +221,12 @@ class OpenLoopRun:
         return (self.n_requests - 1) / span * 1e9 if span > 0 else float("nan")
 
     @property
+    def served_rate_hz(self) -> float:
+        """Requests completed per second, from the first intended start to the last completion."""
+        span = float(self.done_ns.max() - self.intended_ns[0]) if self.completed.any() else 0.0
+        return int(self.completed.sum()) / span * 1e9 if span > 0 else float("nan")
+
+    @property
     def utilization(self) -> float:
         """Busy share of the workers between the first intended start and the last completion."""
         span = float(self.done_ns.max() - self.intended_ns[0]) if self.completed.any() else 0.0

@@ -50,7 +50,7 @@ from edgetiming.stats.repeated import (
     repeated_quantile,
 )
 
-__all__ = ["AA_SUFFIX", "Arm", "RoundsRun", "arm_key", "run_rounds"]
+__all__ = ["AA_SUFFIX", "Arm", "RoundsRun", "arm_key", "interleaved_rounds", "run_rounds"]
 
 AA_SUFFIX = " (A/A)"
 
@@ -287,3 +287,23 @@ def run_rounds(
             path.unlink(missing_ok=True)
     notes = [] if fresh_process else ["rounds ran in one process: not independent"]
     return RoundsRun([a.name for a in ready], out, base, confidence, block_iters, blocks, fresh_process, notes)
+
+
+def interleaved_rounds(arms: dict[str, Any], rounds: int, *, seed: int = 0) -> tuple[dict[str, list[Any]], list[str]]:
+    """Run each arm once per round, in this process, in a randomised balanced order.
+
+    For comparisons that are not closed-loop sessions (open-loop loads, servers): ``arms``
+    maps a name to a function of the round index that measures it once (give every arm of a
+    round the same seed, so they see the same arrivals). Every round holds every arm once in
+    a fresh random order, every other round mirrors the previous one
+    (:func:`~edgetiming.stats.repeated.balanced_order`), so a slow period of the machine hits
+    every arm alike. Returns ``{name: [result per round]}`` and the order they ran in.
+    """
+    if rounds < 1 or not arms:
+        raise ValueError("interleaved_rounds needs at least one arm and one round")
+    names = list(arms)
+    order = balanced_order(names, rounds, np.random.default_rng(seed))
+    out: dict[str, list[Any]] = {n: [None] * rounds for n in names}
+    for i, name in enumerate(order):
+        out[name][i // len(names)] = arms[name](i // len(names))
+    return out, order

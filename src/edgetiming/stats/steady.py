@@ -35,12 +35,16 @@ from ruptures.exceptions import NotEnoughPoints
 from scipy import stats as _sps
 
 __all__ = [
+    "DriftAttribution",
     "DriftResult",
+    "LevelShift",
     "Segment",
     "SteadyState",
+    "attribute_drift",
     "classify_steady_state",
     "drift_test",
     "filter_outliers",
+    "level_shift",
 ]
 
 _NS_PER_MS = 1e6
@@ -337,3 +341,181 @@ def drift_test(
     return DriftResult(
         blocks, tuple(float(v) for v in medians), tau, p_value, slope, rel, drift, alpha, min_change
     )
+
+
+# --------------------------------------------------------------------------- late steps and attribution
+@dataclass(frozen=True)
+class LevelShift:
+    """The run's final level against its main earlier level, from the change points of the whole run.
+
+    A trend test on block medians cannot see a step in the last blocks (one block out of
+    ten barely moves Kendall's tau); the change points can. ``reference`` is the longest
+    segment before the last one, ``index`` the first sample of the final level; ``relative``
+    is ``after_ms / before_ms - 1`` (medians); ``shift`` when ``|relative| >= min_change``.
+    A run classified ``flat`` or ``warmup`` has no shift: it settled, it did not drift.
+    """
+
+    index: int
+    n: int
+    before_ms: float
+    after_ms: float
+    relative: float
+    shift: bool
+    reference: tuple[int, int]
+    min_change: float
+    classification: str
+
+    @property
+    def fraction(self) -> float:
+        """Where the final level starts, as a share of the run (0.8: the last 20%)."""
+        return self.index / self.n if self.n else 1.0
+
+    def describe(self) -> str:
+        if not self.shift:
+            return (f"no step of at least {self.min_change:.0%} between the main level and the end of the run "
+                    f"(class '{self.classification}')")
+        return (f"a step of {self.relative:+.0%} ({self.before_ms:.4g} to {self.after_ms:.4g} ms, medians) at sample "
+                f"{self.index:,} of {self.n:,}: the last {1 - self.fraction:.0%} of the run")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reference": list(self.reference), "fraction": self.fraction}
+
+
+def level_shift(latency_ns: ArrayLike, *, min_change: float = 0.05, steady: SteadyState | None = None) -> LevelShift:
+    """Whether the run ends at a level ``min_change`` away from its main earlier level.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> x = np.r_[rng.normal(40e6, 2e6, 4000), rng.normal(60e6, 3e6, 1000)]  # +50% in the last 20%
+    >>> s = level_shift(x)
+    >>> s.shift, round(s.relative, 1), abs(s.fraction - 0.8) < 0.02
+    (True, 0.5, True)
+    """
+    x = np.asarray(latency_ns, dtype=np.float64).ravel()
+    st = steady or classify_steady_state(x)
+    med = float(np.median(x)) / _NS_PER_MS
+    segs = st.segments
+    if st.classification in ("flat", "warmup") or len(segs) < 2:
+        return LevelShift(x.size, x.size, med, med, 0.0, False, (0, x.size), min_change, st.classification)
+    last = segs[-1]
+    ref = max(segs[:-1], key=lambda s: s.n)
+    rel = last.median_ms / ref.median_ms - 1.0 if ref.median_ms > 0 else 0.0
+    return LevelShift(last.start, x.size, ref.median_ms, last.median_ms, rel, bool(abs(rel) >= min_change),
+                      (ref.start, ref.end), min_change, st.classification)
+
+
+def _median_between(x: np.ndarray, a: int, b: int) -> float:
+    part = x[a:b]
+    return float(np.median(part)) if part.size else math.nan
+
+
+@dataclass(frozen=True)
+class DriftAttribution:
+    """Drift of a model timed in blocks beside a fixed sentinel: trend, late step, and whose it is.
+
+    ``model``/``sentinel``/``ratio`` are the trend tests (:func:`drift_test`) of the model,
+    of the sentinel and of the model in sentinel units; ``step`` is the model's
+    :func:`level_shift`; ``sentinel_step``/``ratio_step`` are the relative changes of the
+    sentinel and of the ratio across the same split (the blocks of the model's reference
+    level against the blocks of its final level).
+    """
+
+    model: DriftResult
+    sentinel: DriftResult
+    ratio: DriftResult
+    step: LevelShift
+    sentinel_step: float
+    ratio_step: float
+    attribution: str
+    reason: str
+
+    @property
+    def drift(self) -> bool:
+        return self.model.drift or self.step.shift
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.attribution}: {self.reason}"
+
+
+ATTRIBUTIONS = ("no drift", "model drift", "machine drift", "machine and model drift", "unattributed drift", "machine drift the model did not feel")
+
+
+def _attribute(model: float, m_found: bool, sent: float, s_found: bool, ratio: float, r_found: bool,
+               what: str) -> tuple[str, str]:
+    """Whose drift it is, from the model's, the sentinel's and the ratio's change over ``what``."""
+    def sign(v: float) -> int:
+        return 1 if v > 0 else -1
+
+    moved = (f"over the {what} the model moved {model:+.1%}, the sentinel {sent:+.1%} and the model/sentinel "
+             f"ratio {ratio:+.1%}")
+    same_s, same_r = s_found and sign(sent) == sign(model), r_found and sign(ratio) == sign(model)
+    if m_found and same_r and same_s:
+        return "machine and model drift", (f"{moved}: the sentinel and the ratio both passed the drift rule the "
+                                           "model's way, so the machine changed speed and the model changed beyond it")
+    if m_found and same_r:
+        return "model drift", f"{moved}: the ratio passed the drift rule the model's way, so the change is in the model's own work"
+    if m_found and same_s:
+        return "machine drift", (f"{moved}: the sentinel passed the drift rule the model's way and the ratio did not, "
+                                 "so the machine changed speed")
+    if m_found:
+        return "unattributed drift", f"{moved}: neither the sentinel nor the ratio passed the drift rule the model's way"
+    if s_found:
+        return "machine drift the model did not feel", f"{moved}: only the sentinel passed the drift rule"
+    return "no drift", ""
+
+
+def attribute_drift(model_ns: ArrayLike, sentinel_ns: ArrayLike, n_blocks: int, *, trend_blocks: int = 10,
+                    min_change: float = 0.05, alpha: float = 0.05) -> DriftAttribution:
+    """Trend test and late-step detection on a model timed in ``n_blocks`` blocks beside a sentinel.
+
+    ``model_ns`` and ``sentinel_ns`` hold ``n_blocks`` equal blocks each, in order (block k of
+    the sentinel ran right after block k of the model). A late step of the model counts as
+    drift like a trend does; either is attributed to the **model** when the model/sentinel
+    ratio moved the same way by at least ``min_change``, to the **machine** when the sentinel
+    moved with the model and the ratio did not.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(2)
+    >>> m = rng.normal(40e6, 2e6, 5000); m[4000:] *= 1.5  # model-only step in the last 20%
+    >>> s = rng.normal(1e6, 5e4, 2500)
+    >>> attribute_drift(m, s, 50).attribution
+    'model drift'
+    """
+    m = np.asarray(model_ns, dtype=np.float64).ravel()
+    s = np.asarray(sentinel_ns, dtype=np.float64).ravel()
+    if n_blocks < 3 or m.size % n_blocks or s.size % n_blocks:
+        raise ValueError(f"model ({m.size}) and sentinel ({s.size}) samples must split into n_blocks={n_blocks} "
+                         "equal blocks (n_blocks >= 3)")
+    mb, sb = m.size // n_blocks, s.size // n_blocks
+    sent_med = np.median(s.reshape(n_blocks, sb), axis=1)
+    ratio = m / np.repeat(sent_med, mb) * _NS_PER_MS  # model in sentinel units, scaled so drift_test reads "ms"
+    tb = max(3, min(trend_blocks, n_blocks, m.size // 3))  # drift_test needs three samples per block
+    d_model = drift_test(m, blocks=tb, alpha=alpha, min_change=min_change)
+    d_sent = drift_test(s, blocks=max(3, min(trend_blocks, s.size // 3)), alpha=alpha, min_change=min_change)
+    d_ratio = drift_test(ratio, blocks=tb, alpha=alpha, min_change=min_change)
+    step = level_shift(m, min_change=min_change)
+    s_step = r_step = 0.0
+    if step.shift:
+        (ra, rb), final = step.reference, step.index
+        # the sentinel blocks that ran beside the model's reference level and beside its final level
+        sa, sb_, sf = ra // mb * sb, max(rb // mb, ra // mb + 1) * sb, min(final // mb, n_blocks - 1) * sb
+        s_step = _median_between(s, sf, s.size) / _median_between(s, sa, sb_) - 1.0
+        r_step = _median_between(ratio, final, m.size) / _median_between(ratio, ra, rb) - 1.0
+    if step.shift:
+        found = abs(s_step) >= min_change, abs(r_step) >= min_change
+        what = f"step in the last {1 - step.fraction:.0%} of the run"
+        attribution, reason = _attribute(step.relative, True, s_step, found[0], r_step, found[1], what)
+        reason = f"{step.describe()}; " + reason
+    else:
+        attribution, reason = _attribute(d_model.relative_change, d_model.drift, d_sent.relative_change,
+                                         d_sent.drift, d_ratio.relative_change, d_ratio.drift, "trend over the run")
+        if attribution == "no drift":
+            reason = (f"neither the model ({d_model.relative_change:+.1%}, p = {d_model.p_value:.2g}) nor the sentinel "
+                      f"({d_sent.relative_change:+.1%}, p = {d_sent.p_value:.2g}) shows a trend with p < {alpha:g} and "
+                      f"at least {min_change:.0%}, and {step.describe()}")
+    return DriftAttribution(d_model, d_sent, d_ratio, step, s_step, r_step, attribution, reason)
