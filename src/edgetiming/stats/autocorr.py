@@ -35,6 +35,7 @@ batch-means one (the wider of the two is kept).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -183,13 +184,13 @@ def regime_change(samples: ArrayLike, *, blocks: int = 20, min_shift: float = RE
     edges = [0, *bkps, b]
     # merge neighbours whose levels are within min_shift until every step is material
     while len(edges) > 2:
-        levels = [float(np.median(med[a:c])) for a, c in zip(edges[:-1], edges[1:])]
+        levels = [float(np.median(med[a:c])) for a, c in itertools.pairwise(edges)]
         steps = [abs(levels[i + 1] / levels[i] - 1.0) for i in range(len(levels) - 1)]
         i = int(np.argmin(steps))
         if steps[i] >= min_shift:
             break
         del edges[i + 1]
-    levels = [float(np.median(med[a:c])) for a, c in zip(edges[:-1], edges[1:])]
+    levels = [float(np.median(med[a:c])) for a, c in itertools.pairwise(edges)]
     steps = [abs(levels[i + 1] / levels[i] - 1.0) for i in range(len(levels) - 1)]
     cps = tuple(int(e) for e in edges[1:-1])
     return RegimeChange(b, tuple(float(m) for m in med), cps, tuple(int(parts[c][0]) for c in cps),
