@@ -208,7 +208,8 @@ def median_claim(v: str, ph: str, limit_ms: float):
     verdict = "INCONCLUSIVE" if not q.valid else ("PASS" if q.upper <= limit_ms else
                                                   "FAIL" if q.lower > limit_ms else "INCONCLUSIVE")
     why = "" if q.valid else f"; {q.n} processes are fewer than the {min_samples_two_sided(0.5)} a median interval needs"
-    return q, verdict, f"median {q.value:.1f} ms, 95% [{q.lower:.1f}, {q.upper:.1f}] vs {limit_ms:g} ms{why}"
+    span = f"[{q.lower:.1f}, {q.upper:.1f}]" if q.bounded else "unbounded"
+    return q, verdict, f"median {q.value:.1f} ms, 95% interval {span} vs {limit_ms:g} ms{why}"
 
 
 for v in variants:

@@ -45,6 +45,7 @@ __all__ = [
     "cold_start_rounds",
     "largest_launch_phase",
     "launch_breakdown",
+    "phase_conclusions",
     "steady_state_index",
 ]
 
@@ -248,13 +249,16 @@ def launch_breakdown(p: ColdStartProcess) -> dict[str, int]:
 def process_phase(p: ColdStartProcess, phase: str) -> float:
     """One phase of one process in ns (NaN when it never happened, e.g. never steady).
 
-    Phases: the :data:`LAUNCH_PHASES`, ``"launch to first result"``, ``"second inference"``,
+    Phases: the :data:`LAUNCH_PHASES`, ``"launch to first result"``,
+    ``"session create + first inference"``, ``"second inference"``,
     ``"steady inference"`` (median of the last half of the run) and ``"time to steady"``.
     """
     if phase in LAUNCH_PHASES:
         return float(launch_breakdown(p)[phase])
     if phase == "launch to first result":
         return float(p.spawn_to_first_result_ns)
+    if phase == "session create + first inference":
+        return float(p.session_create_ns + p.first_inference_ns)
     if phase == "second inference":
         return float(p.latency_ns[1]) if p.latency_ns.size > 1 else math.nan
     if phase == "steady inference":
@@ -382,9 +386,17 @@ def cold_conclusions(cr: ColdRounds, phase: str = "session create", *, runner: s
     lines = [(f"A fresh process with the {cr.baseline} model answered its first request {np.median(launch):.0f} ms "
               f"after launch on {where} (median of {launch.size} processes, range {launch.min():.0f}-"
               f"{launch.max():.0f} ms); the largest phase of that time was {top} ({top_ms:.0f} ms).")]
-    aa = cr.aa(phase)
-    lines.append(noise_floor_sentence(aa, phase, runner=where))
-    for v in cr.variants:
-        if v != cr.baseline:
-            lines.append(comparison_sentence(cr.ratio(cr.baseline, v, phase), aa, phase, runner=where))
+    return lines + phase_conclusions(cr, {phase: phase}, runner=where)
+
+
+def phase_conclusions(cr: ColdRounds, phases: Mapping[str, str], *, runner: str | None = None) -> list[str]:
+    """For each phase (mapped to the words the sentence uses for it): its A/A noise floor,
+    then every variant against the baseline, generated from the paired ratios."""
+    where = runner or runner_name()
+    lines = []
+    for phase, words in phases.items():
+        aa = cr.aa(phase)
+        lines.append(noise_floor_sentence(aa, words, runner=where))
+        lines += [comparison_sentence(cr.ratio(cr.baseline, v, phase), aa, words, runner=where)
+                  for v in cr.variants if v != cr.baseline]
     return lines
