@@ -64,9 +64,9 @@ from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats.conclude import (
-    best_not_beaten,
     comparison_sentence,
     noise_floor_sentence,
+    recommend,
     runner_name,
     versus_noise,
 )
@@ -196,13 +196,7 @@ unstable = [k for k in labels if est[k][percentile].judgement.state.value == "un
 SIMPLICITY = [default_label, "1 thread", "default not spinning", "2 threads spinning", "2 threads not spinning",
               "default parallel", "default denormals=0", "1 thread pinned", "2 threads ort affinity"]
 aa_tail = run.aa(percentile)
-
-
-def beats(x: str, y: str) -> bool:
-    return versus_noise(run.ratio(y, x, percentile), aa_tail) == "lower"
-
-
-recommended, not_beaten = best_not_beaten(labels, beats, SIMPLICITY + labels)
+recommended, not_beaten = recommend(labels, lambda a, b: run.ratio(a, b, percentile), aa_tail, SIMPLICITY + labels)
 print(f"not beaten at {name}: {', '.join(not_beaten)}; simplest of them: {recommended}")
 report.metric("recommended_setting", recommended, description=f"the simplest setting whose {name} no other setting "
               "beats beyond the A/A noise floor (paired over rounds)")

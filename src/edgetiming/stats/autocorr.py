@@ -141,10 +141,9 @@ class RegimeChange:
         """One line for ``validity.judge(regime_change=...)``; empty when no change was found."""
         if not self.found:
             return ""
-        levels = " -> ".join(f"{m:.3g}" for m in self.segment_medians)
-        at = ", ".join(str(s) for s in self.change_samples)
-        return (f"block medians moved between levels {levels} at sample(s) {at}, "
-                f"largest step {self.largest_shift:.0%}")
+        steps = ", ".join(f"{b / a - 1:+.0%} at sample {at}" for a, b, at in
+                          zip(self.segment_medians, self.segment_medians[1:], self.change_samples))
+        return f"the block-median level changed {steps}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"blocks": self.blocks, "block_medians": list(self.block_medians),

@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 
 from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate
 
-__all__ = ["best_not_beaten", "comparison_sentence", "noise_floor_sentence", "runner_name", "versus_noise"]
+__all__ = ["best_not_beaten", "comparison_sentence", "noise_floor_sentence", "recommend", "runner_name",
+           "versus_noise"]
 
 RUNNER_ENV = "EDGETIMING_RUNNER"
 
@@ -92,3 +93,13 @@ def best_not_beaten(candidates: Sequence[str], beats: Callable[[str, str], bool]
     pool = not_beaten or list(candidates)
     order = {c: i for i, c in enumerate(simplicity)}
     return min(pool, key=lambda c: order.get(c, len(order))), not_beaten
+
+
+def recommend(labels: Sequence[str], ratio: Callable[[str, str], RatioEstimate], aa: RatioEstimate | None,
+              simplicity: Sequence[str]) -> tuple[str, list[str]]:
+    """The simplest setting no other beats, from paired ratios: ``ratio(a, b)`` is b/a over rounds.
+
+    x beats y when x/y is "lower" beyond the A/A noise floor ``aa``
+    (:func:`versus_noise`). Returns the recommendation and the settings not beaten.
+    """
+    return best_not_beaten(labels, lambda x, y: versus_noise(ratio(y, x), aa) == "lower", simplicity)
