@@ -236,7 +236,8 @@ report.check("offline-model-portable", "INCONCLUSIVE" if nchwc_nodes else "PASS"
 # Generated from the paired ratios and their A/A noise floor above.
 
 # %%
-lines = phase_conclusions(cr, {"session create + first inference": "start-up (session creation + first inference)",
+lines = phase_conclusions(cr, {"session create": "session creation",
+                               "session create + first inference": "start-up (session creation + first inference)",
                                "steady inference": "steady P50"}, runner=runner_name())
 if nchwc_nodes:
     lines.append(f"The offline models saved at '{offline_level}' hold {nchwc_nodes} NCHWc nodes: they are tied to "
