@@ -70,7 +70,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 
 from edgetiming.measure.coldstart import cold_start_rounds, phase_conclusions
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
@@ -164,24 +163,9 @@ for label in cr.runs:
     print(f"{label:<40}" + "".join(f"{np.nanmedian(cr.values(label, ph)) / 1e6:>24.1f}" for ph in PHASES))
 
 # %%
-fig = Figure(figsize=(11.0, 0.5 * len(cr.runs) + 2.6), layout="constrained")
-axes = fig.subplots(1, len(PHASES), sharey=True)
-dots = np.random.default_rng(0)
-alt_parts = []
-for ax, ph in zip(axes, PHASES):
-    for i, label in enumerate(cr.runs):
-        v = cr.values(label, ph) / 1e6
-        color = figures.PALETTE[i % len(figures.PALETTE)]
-        ax.plot(v, i + dots.uniform(-0.15, 0.15, v.size), "o", color=color, alpha=0.7, markersize=5)
-        ax.plot([np.median(v)] * 2, [i - 0.3, i + 0.3], color=color, linewidth=2.5)
-        alt_parts.append(f"{label} {ph} median {np.median(v):.1f} ms (range {v.min():.1f}-{v.max():.1f})")
-    ax.set_title(ph, fontsize=9)
-    ax.set_xlabel("time (ms)")
-    ax.set_xlim(left=0)
-axes[0].set_yticks(range(len(cr.runs)), list(cr.runs))
-axes[0].invert_yaxis()
-fig.suptitle(f"{source.name}: one dot per fresh process ({cr.rounds} rounds), bar = median")
-report.figure(fig, "phases-by-variant", alt="Per-process distribution of each phase by variant: " + "; ".join(alt_parts))
+fig, alt = figures.per_process({v: {ph: cr.values(v, ph) / 1e6 for ph in PHASES} for v in cr.runs},
+                               title=f"{source.name}: one dot per fresh process ({cr.rounds} rounds), bar = median")
+report.figure(fig, "phases-by-variant", alt=alt)
 
 # %% [markdown]
 # ## Did the offline work pay off?

@@ -122,32 +122,11 @@ for ph in PHASES:
 never = sum(p.time_to_steady_ns is None for run in cr.runs.values() for p in run.processes)
 
 # %%
-fig = Figure(figsize=(10.0, 5.0), layout="constrained")
-ax = fig.subplots()
 show = [*LAUNCH_PHASES, "launch to first result", "second inference", "time to steady"]
-width = 0.8 / len(cr.runs)
-dots = np.random.default_rng(seed)
-alt_parts = []
-for j, v in enumerate(cr.runs):
-    for i, ph in enumerate(show):
-        x = cr.values(v, ph) / 1e6
-        x = np.maximum(x[np.isfinite(x)], 0.1)  # 0 ms (steady from the start) drawn at 0.1 ms
-        pos = i - 0.4 + width * (j + 0.5)
-        ax.plot(pos + dots.uniform(-width / 4, width / 4, x.size), x, "o", markersize=3, alpha=0.7,
-                color=figures.PALETTE[j], label=v if i == 0 else None)
-        if x.size:
-            ax.plot([pos - width / 2.5, pos + width / 2.5], [np.median(x)] * 2, "-", color=figures.PALETTE[j], lw=2)
-    alt_parts.append(f"{v}: " + ", ".join(f"{ph} median {np.nanmedian(cr.values(v, ph)) / 1e6:.1f} ms"
-                                          for ph in show if np.isfinite(cr.values(v, ph)).any()))
-ax.set_yscale("log")
-figures.log_ticks(ax)
-ax.set_xticks(range(len(show)), show, rotation=20, ha="right")
-ax.axhline(startup_deadline_ms, color="#D55E00", linestyle="--", lw=1.0, label=f"startup deadline {startup_deadline_ms:g} ms")
-ax.set_ylabel("time (ms, log scale)")
-ax.set_title(f"Cold-start phases, one dot per fresh process ({cr.rounds} rounds), bar = median")
-ax.legend(loc="upper left", fontsize=8)
-report.figure(fig, "phases", alt=f"Cold-start phases of {cr.rounds} fresh processes per variant on a log scale. "
-              + "; ".join(alt_parts))
+fig, alt = figures.per_process({v: {ph: cr.values(v, ph) / 1e6 for ph in show} for v in cr.runs},
+                               threshold_ms=startup_deadline_ms, threshold_label=f"startup deadline {startup_deadline_ms:g} ms",
+                               title=f"Cold-start phases, one dot per fresh process ({cr.rounds} rounds), bar = median")
+report.figure(fig, "phases", alt=alt)
 
 # %%
 fig = Figure(figsize=(8.0, 4.2), layout="constrained")
