@@ -32,6 +32,7 @@ from edgetiming.measure.session import (
 )
 from edgetiming.results import report
 from edgetiming.stats.conclude import comparison_sentence, noise_floor_sentence, runner_name
+from edgetiming.stats.quantiles import quantile
 from edgetiming.stats.repeated import RatioEstimate, balanced_order, paired_ratio
 from edgetiming.workload.models import resolve
 
@@ -383,7 +384,7 @@ def cold_conclusions(cr: ColdRounds, phase: str = "session create", *, runner: s
     launch = np.array([p.spawn_to_first_result_ns for p in base.processes], dtype=float) / 1e6
     top, top_ms, _ = largest_launch_phase(base)
     where = runner or runner_name()
-    lines = [(f"A fresh process with the {cr.baseline} model answered its first request {np.median(launch):.0f} ms "
+    lines = [(f"A fresh process with the {cr.baseline} model answered its first request {quantile(launch, 0.5):.0f} ms "
               f"after launch on {where} (median of {launch.size} processes, range {launch.min():.0f}-"
               f"{launch.max():.0f} ms); the largest phase of that time was {top} ({top_ms:.0f} ms).")]
     return lines + phase_conclusions(cr, {phase: phase}, runner=where)
