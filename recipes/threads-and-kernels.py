@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {n_iters: 150, warmup_iters: 10, repeats: 1}
+#     quick: {rounds: 2, blocks: 4, block_iters: 25, warmup_iters: 10}
 #     expected_duration_s: 90
 #     timeout_cell_s: 600
 # ---
@@ -25,11 +25,10 @@
 # execution, CPU pinning (by the harness, and by onnxruntime's own
 # `session.intra_op_thread_affinities`), flushing denormals to zero and the execution providers
 # this runner has do to P50, P99, jitter and CPU seconds per inference, and how to pick the
-# setting from the data: the lowest P99 that is not statistically beaten, ties broken by CPU
-# cost.
+# setting from the data: the simplest setting that no other beats beyond the noise floor.
 #
-# Every setting is timed in its own fresh process, so the notebook's threads cannot take the
-# interpreter lock from the timed loop. The model is the PP-OCR mobile text-angle classifier
+# Every setting is timed in the same fresh processes (rounds), interleaved in random blocks,
+# beside an A/A arm that shows this runner's noise floor. The model is the PP-OCR mobile text-angle classifier
 # from the `rapidocr-onnxruntime` wheel (small enough to time many settings).
 
 # %% tags=["parameters"]
@@ -37,9 +36,10 @@ model_path = "rapidocr:cls"  # an .onnx file, or rapidocr:det / rapidocr:rec / r
 input_shape = [1, 3, 48, 192]  # N, C, H, W of the model's image input
 deadline_ms = 10.0  # the application's deadline for one inference
 percentile = 0.99  # the SLO: the `percentile` latency must be <= deadline_ms
-warmup_iters = 30  # iterations per process labelled warmup, excluded from the statistics
-n_iters = 1000  # timed iterations per setting and repeat (P99 needs >= 299)
-repeats = 2  # fresh processes per setting, run in rounds, pooled
+rounds = 5  # fresh processes; each times every setting, interleaved in random blocks
+blocks = 10  # blocks per setting per round
+block_iters = 50  # timed iterations per block (P99 per round needs >= 368 in all)
+warmup_iters = 30  # untimed-for-statistics iterations per setting and round
 seed = 0
 
 # %% [markdown]
@@ -55,25 +55,27 @@ seed = 0
 # %%
 import os
 
-import matplotlib
-import matplotlib.ticker
 import numpy as np
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming.measure.closedloop import session_loop
-from edgetiming.measure.session import SessionConfig, make_feeds, open_session
+from edgetiming.measure.rounds import Arm, run_rounds
+from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
-from edgetiming.stats import jitter
-from edgetiming.stats import quantiles as stats
+from edgetiming.stats.conclude import (
+    comparison_sentence,
+    noise_floor_sentence,
+    recommend,
+    runner_name,
+    versus_noise,
+)
 from edgetiming.workload.models import resolve, sha256_file
 
 figures.use_style()
 path = resolve(model_path)
 probe = open_session(path)
 input_name = probe.get_inputs()[0].name
-feeds = make_feeds(probe, {input_name: tuple(input_shape)}, seed=seed)
 del probe
 cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 print(f"model: {path.name} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(path)[:12]}...), input {input_shape}")
@@ -151,165 +153,97 @@ for label, why in not_applicable.items():
 report.metric("providers_available", ", ".join(available), description="onnxruntime.get_available_providers()")
 
 # %% [markdown]
-# ## Timing every setting in a fresh process
+# ## Every setting in the same rounds
 #
-# `repeats` rounds; in each round every setting runs once, in order, in its own process, so
-# a slow spell of a shared machine spreads over all settings instead of hitting one. Each
-# process runs `warmup_iters` labelled warmup iterations, then `n_iters` timed ones. The
-# rounds are pooled per setting; the spread of P50 between rounds says how far one process's
-# numbers can be trusted.
+# `rounds` fresh processes; each opens a session per setting (plus onnxruntime's default a
+# second time, the A/A arm), warms each up, then times them in blocks of `block_iters` in a
+# random order mirrored every other block round, with identical inputs. A slow spell of this
+# shared machine then hits every setting alike, and every ratio is computed within a round
+# and its interval taken over rounds (Student t on the log ratios). The A/A ratio is the noise
+# floor: two processes of the same setting can differ by a third on this runner, two sessions
+# of it in the same rounds far less.
 
 # %%
-runs: dict[str, list] = {label: [] for label in settings}
-for _ in range(repeats):
-    for label, (config, affinity, _) in settings.items():
-        runs[label].append(session_loop(str(path), feeds, session_config=config, isolate=True,
-                                        cpu_affinity=affinity, warmup_iters=warmup_iters, iters=n_iters,
-                                        target_percentile=percentile))
-
-slug = {label: f"s{i}" for i, label in enumerate(settings)}
-rows = {}
-for label, rs in runs.items():
-    pooled = np.concatenate([r.steady_ns for r in rs])
-    summ = stats.summarize(pooled, percentiles=(0.5, 0.9, percentile))
-    cpu_s = sum(r.resources.cpu_s for r in rs)
-    n_inf = sum(r.resources.n_inferences for r in rs)
-    wall_s = sum(r.resources.wall_s for r in rs)
-    jit = jitter.jitter_metrics(pooled)
-    p50s = [r.p50_ns / 1e6 for r in rs]
-    # summarize() works in milliseconds: every estimate in `rows` is in ms
-    rows[label] = {"samples": pooled, "summary": summ, "p50": summ.estimate(0.5), "p99": summ.estimate(percentile),
-                   "cpu_ms": 1e3 * cpu_s / n_inf, "cores_busy": cpu_s / wall_s if wall_s > 0 else float("nan"),
-                   "jitter": jit["p99_minus_p50"], "p50_spread": (max(p50s) - min(p50s)) / np.median(p50s),
-                   "valid": all(r.validity().valid for r in rs),
-                   "why": sorted({why for r in rs for why in r.validity().reasons}),
-                   "providers": rs[0].settings["providers"]}
-    for i, r in enumerate(rs):
-        r.report(f"{slug[label]}.r{i}", percentiles=(0.5, 0.9, percentile))
-    report.metric(f"{slug[label]}.cpu_ms_per_inference", rows[label]["cpu_ms"], unit="ms",
-                  description=f"{label}: CPU seconds (user+system, all threads) per inference, pooled over rounds")
-    report.metric(f"{slug[label]}.jitter_p99_minus_p50_ms", jit["p99_minus_p50"].value, unit="ms",
-                  description=f"{label}: {jit['p99_minus_p50'].definition}")
-
-def category(why: str) -> str:
-    """A short label for a validity reason, to group settings by what went wrong."""
-    low = why.lower()
-    if low.startswith("cv"):
-        return "CV above 10%"
-    if "samples needed" in low or "below the" in low:
-        return "too few samples for the percentile"
-    if "overhead" in low:
-        return "harness overhead above 1% of P50"
-    if "throttl" in low:
-        return "throttling seen"
-    return why
-
-
-invalid_by_reason: dict[str, list[str]] = {}
-for label, row in rows.items():
-    for why in row["why"]:
-        invalid_by_reason.setdefault(category(why), []).append(label)
-invalid = [k for k, r in rows.items() if not r["valid"]]
-invalid_text = "; ".join(f"{reason}: {', '.join(dict.fromkeys(labels))}" for reason, labels in invalid_by_reason.items())
-
+default_label = "default threads"
+arms = [Arm(default_label, path, *settings[default_label][:2])] + [
+    Arm(label, path, cfg, tuple(aff) if aff else None) for label, (cfg, aff, _) in settings.items() if label != default_label]
+run = run_rounds(arms, input_shapes={input_name: tuple(input_shape)}, rounds=rounds, blocks=blocks,
+                 block_iters=block_iters, warmup_iters=warmup_iters, seed=seed)
+labels = [a.name for a in arms]
+slug = {label: f"s{i}" for i, label in enumerate(settings)} | {run.aa_arm: "s-aa"}
+run.report("threads", percentiles=(0.5, percentile), slug=slug.get)
+est = {label: {p: run.estimate(label, p) for p in (0.5, percentile)} for label in run.arms}
+cpu = {label: run.cpu_ms_per_inference(label) for label in run.arms}
 name = f"P{percentile * 100:g}"
-print(f"{'setting':<26}{'P50 ms':>8}{name + ' ms':>9}{name + ' 95% CI':>18}{'jitter ms':>11}{'CPU ms/inf':>12}"
-      f"{'cores busy':>12}{'P50 spread':>12}  valid")
-for label, row in rows.items():
-    q = row["p99"]
-    ci = f"[{q.lower:.2f}, {q.upper:.2f}]" if q.bounded else "unbounded"
-    print(f"{label:<26}{row['p50'].value:>8.2f}{q.value:>9.2f}{ci:>18}{row['jitter'].value:>11.2f}"
-          f"{row['cpu_ms']:>12.2f}{row['cores_busy']:>12.2f}{row['p50_spread']:>12.1%}  "
-          + ("yes" if row["valid"] else "NO: " + ", ".join(sorted({category(w) for w in row["why"]}))))
-print(f"jitter = {rows[next(iter(rows))]['jitter'].definition} P50 spread = (max - min) / median of the "
-      "per-process P50s.")
-
-# %%
-fig, alt = figures.compare_configs({k: r["summary"] for k, r in rows.items()}, percentile, deadline_ms=deadline_ms,
-                                   title=f"{name} by setting, each in fresh processes (95% CI)")
-report.figure(fig, "p99-by-setting", alt=alt)
+print(f"{'setting':<26}{'P50 ms':>8}{name + ' ms':>9}{name + ' deciding interval':>24}{'CPU ms/inf':>12}  state")
+for label in run.arms:
+    q = est[label][percentile]
+    print(f"{label:<26}{est[label][0.5].value:>8.3f}{q.value:>9.3f}{f'[{q.lower:.3f}, {q.upper:.3f}]':>24}"
+          f"{cpu[label]:>12.3f}  {q.judgement.state.value}")
+invalid = [k for k in labels if est[k][percentile].judgement.state.value == "invalid"]
+unstable = [k for k in labels if est[k][percentile].judgement.state.value == "unstable"]
 
 # %% [markdown]
 # ## Choosing the setting from the data
 #
-# The rule: among settings whose result is valid and whose P`percentile` is bounded, take the
-# lowest P`percentile`; every setting whose confidence interval overlaps that one is tied with
-# it (the data cannot tell them apart), and among the tied ones the lowest CPU time per
-# inference wins. A setting is only recommended over onnxruntime's default when the data says
-# so.
+# One setting *beats* another when its `percentile` latency is lower in a ratio paired over
+# rounds whose interval excludes 1 and whose value lies outside the A/A interval. Among the
+# settings no other setting beats, the recommendation is the simplest (onnxruntime's default
+# first, then one thread, then one change at a time): a setting is preferred over a simpler one
+# only when the data says it is better.
 
 # %%
-def overlaps(a, b) -> bool:
-    return a.lower <= b.upper and b.lower <= a.upper
-
-
-eligible = {k: r for k, r in rows.items() if r["valid"] and r["p99"].bounded}
-bounded = {k: r for k, r in rows.items() if r["p99"].bounded}
-if eligible:
-    pool, decided_on = eligible, f"the {len(eligible)} valid settings"
-elif bounded:
-    pool, decided_on = bounded, "settings with a bounded interval, none of them fully valid: a provisional choice"
-else:
-    pool, decided_on = rows, f"point estimates only: no P{percentile * 100:g} interval is bounded, a provisional choice"
-best_p99 = min(pool, key=lambda k: pool[k]["p99"].value)
-# tied = the data cannot tell it from the best: its interval overlaps the best one's (point estimates if unbounded)
-tied = [k for k, r in pool.items() if overlaps(r["p99"], pool[best_p99]["p99"])] if pool is not rows else [best_p99]
-recommended = min(tied, key=lambda k: rows[k]["cpu_ms"])
-print(f"lowest {name}: {best_p99}; tied with it: {', '.join(tied)}; lowest CPU among them: {recommended}")
-report.metric("recommended_setting", recommended, description=f"lowest {name} not beaten with 95% confidence, "
-              "ties broken by CPU time per inference")
+SIMPLICITY = [default_label, "1 thread", "default not spinning", "2 threads spinning", "2 threads not spinning",
+              "default parallel", "default denormals=0", "1 thread pinned", "2 threads ort affinity"]
+aa_tail = run.aa(percentile)
+recommended, not_beaten = recommend(labels, lambda a, b: run.ratio(a, b, percentile), aa_tail, SIMPLICITY + labels)
+print(f"not beaten at {name}: {', '.join(not_beaten)}; simplest of them: {recommended}")
+report.metric("recommended_setting", recommended, description=f"the simplest setting whose {name} no other setting "
+              "beats beyond the A/A noise floor (paired over rounds)")
 
 
 def tradeoff_figure() -> tuple[Figure, str]:
-    """CPU ms per inference against latency: P99 with its CI (filled) and P50 (hollow) per setting."""
-    fig = Figure(figsize=(8.5, 5.0), layout="constrained", facecolor=figures.STYLE["figure.facecolor"])
+    """CPU ms per inference against latency: the deciding P99 interval (filled) and P50 (hollow) per setting."""
+    fig = Figure(figsize=(8.5, 5.0), layout="constrained")
     ax = fig.subplots()
     parts = []
-    colors = list(figures.PALETTE) + ["#000000", "#8c959f", "#6e40c9", "#8a4600"]
-    for i, (label, row) in enumerate(rows.items()):
-        color = colors[i % len(colors)]
-        marker = "os^Dv<>ph*"[i % 10]
-        q, x = row["p99"], row["cpu_ms"]
-        hi = q.upper if q.bounded else q.value
-        lo = q.lower if q.bounded else q.value
-        ax.errorbar([x], [q.value], yerr=[[q.value - lo], [hi - q.value]], fmt=marker, color=color,
-                    markersize=8 if label == recommended else 6, capsize=3, label=label + (" (recommended)"
-                                                                                           if label == recommended else ""))
-        ax.plot([x], [row["p50"].value], marker, color=color, markerfacecolor="white", markersize=6)
-        ax.plot([x, x], [row["p50"].value, q.value], color=color, linewidth=0.8, alpha=0.5)
-        parts.append(f"{label}: {x:.2f} CPU ms, P50 {row['p50'].value:.2f} ms, {name} {q.value:.2f} ms")
+    for i, label in enumerate(run.arms):
+        color = (list(figures.PALETTE) + ["#000000", "#8c959f", "#6e40c9", "#8a4600"])[i % 12]
+        q, p50, x = est[label][percentile], est[label][0.5].value, cpu[label]
+        lo, hi = (q.lower, q.upper) if np.isfinite(q.lower) and np.isfinite(q.upper) else (q.value, q.value)
+        ax.errorbar([x], [q.value], yerr=[[q.value - lo], [hi - q.value]], fmt="os^Dv<>ph*x"[i % 11], color=color,
+                    capsize=3, label=label + (" (recommended)" if label == recommended else ""))
+        ax.plot([x], [p50], "os^Dv<>ph*x"[i % 11], color=color, markerfacecolor="white")
+        parts.append(f"{label}: {x:.2f} CPU ms, P50 {p50:.2f} ms, {name} {q.value:.2f} ms")
     ax.axhline(deadline_ms, color=figures.PALETTE[3], linestyle="--", linewidth=1.2, label=f"deadline {deadline_ms:g} ms")
     ax.set_xlabel("CPU time per inference (ms, user + system, all threads)")
-    ax.set_ylabel(f"latency (ms): {name} filled with 95% CI, P50 hollow")
+    ax.set_ylabel(f"latency (ms): {name} filled with its interval, P50 hollow")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
-        lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
-    ax.set_title("Latency against CPU cost: P50 (hollow) to P99 (filled) per setting")
+    figures.log_ticks(ax)
+    ax.set_title(f"Latency against CPU cost, {run.rounds} rounds of interleaved settings")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return fig, (f"Latency-CPU trade-off of {len(rows)} settings; recommended: {recommended}. " + "; ".join(parts))
+    return fig, f"Latency-CPU trade-off of {len(run.arms)} settings; recommended: {recommended}. " + "; ".join(parts)
 
 
-with matplotlib.rc_context(figures.STYLE):
-    fig, alt = tradeoff_figure()
+fig, alt = tradeoff_figure()
 report.figure(fig, "latency-cpu-tradeoff", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner
 
 # %%
-default_label = "default threads"
 for label in dict.fromkeys((recommended, default_label)):
-    v = stats.slo_verdict(rows[label]["samples"], percentile, deadline_ms)
-    report.check(f"{name.lower()}-within-deadline.{slug[label]}", v.verdict,
-                 f"{label}: {name} {v.estimate.value:.2f} ms, 95% CI [{v.estimate.lower:.2f}, {v.estimate.upper:.2f}] "
-                 f"ms, deadline {deadline_ms:g} ms: {v.reason}")
-needed = stats.min_samples(percentile)
-rec_n = rows[recommended]["samples"].size
-report.check("enough-samples", "PASS" if rec_n >= needed else "FAIL",
-             f"{rec_n} pooled samples for the recommended setting; {name} needs at least {needed}")
-report.check("results-valid", "PASS" if not invalid else ("FAIL" if len(invalid) == len(rows) else "INCONCLUSIVE"),
-             "every setting valid" if not invalid else f"{len(invalid)} of {len(rows)} settings invalid: {invalid_text}")
+    q = est[label][percentile]
+    verdict = ("INCONCLUSIVE" if label in invalid else "PASS" if q.upper <= deadline_ms else
+               "FAIL" if q.lower > deadline_ms else "INCONCLUSIVE")
+    report.check(f"{name.lower()}-within-deadline.{slug[label]}", verdict,
+                 f"{label}: {name} {q.value:.2f} ms, deciding interval [{q.lower:.2f}, {q.upper:.2f}] ms over "
+                 f"{q.runs} rounds, deadline {deadline_ms:g} ms ({q.judgement.state.value}"
+                 + (": " + "; ".join(q.judgement.reasons) if q.judgement.reasons else "") + ")")
+report.check("results-valid", "PASS" if not invalid and not unstable else ("FAIL" if len(invalid) == len(labels)
+             else "INCONCLUSIVE"), "every setting valid" if not invalid and not unstable else
+             f"{name}: {len(invalid)} of {len(labels)} settings invalid ({', '.join(invalid) or 'none'}), "
+             f"{len(unstable)} unstable ({', '.join(unstable) or 'none'})")
 others = [f"{k}: {v}" for k, v in provider_status.items() if k != "CPUExecutionProvider" and v != "not available"]
 report.check("accelerator-providers", "PASS" if accelerators_timed else "NOT_MEASURED",
              ("timed: " + ", ".join(accelerators_timed)) if accelerators_timed else
@@ -319,61 +253,37 @@ report.check("accelerator-providers", "PASS" if accelerators_timed else "NOT_MEA
 # %% [markdown]
 # ## Conclusion on this runner
 #
-# Computed from the measurements above, not written in advance.
+# Generated from the paired ratios and the A/A noise floor above.
 
 # %%
-def ms(q) -> str:
-    return f"{q.value:.2f} ms"
-
-
-d, r = rows[default_label], rows[recommended]
-lines = [(f"- Recommended here: **{recommended}** ({settings[recommended][2]}): {name} {ms(r['p99'])}, P50 "
-          f"{ms(r['p50'])}, {r['cpu_ms']:.2f} CPU ms per inference (decided on {decided_on}).")]
-if recommended == default_label:
-    lines.append("- onnxruntime's default setting is already the right one on this runner.")
-else:
-    lines.append(f"- Against onnxruntime's default ({name} {ms(d['p99'])}, {d['cpu_ms']:.2f} CPU ms): "
-                 f"x{r['p99'].value / d['p99'].value:.2f} the {name} at x{r['cpu_ms'] / d['cpu_ms']:.2f} the CPU time"
-                 + ("; the two tail intervals overlap, so the gain is the CPU time." if overlaps(r["p99"], d["p99"])
-                    else "."))
-if len(tied) > 1:
-    lines.append(f"- Statistically tied with the lowest {name} ({best_p99}): " + ", ".join(t for t in tied if t != best_p99)
-                 + ". CPU time decided between them.")
-for a, b, what in (("2 threads spinning", "2 threads not spinning", "Turning spinning off (2 threads)"),
-                   ("default threads", "default not spinning", "Turning spinning off (default pool)"),
-                   ("default threads", "default parallel", "Parallel instead of sequential execution"),
-                   ("1 thread", "1 thread pinned", "Pinning the single-threaded process to one CPU"),
-                   ("2 threads spinning", "2 threads ort affinity", "onnxruntime's own thread affinity (2 threads)"),
-                   ("default threads", "default denormals=0", "Flushing denormals to zero"),
-                   ("1 thread", "2 threads spinning", "A second thread (1 -> 2, spinning)")):
-    if a in rows and b in rows:
-        pa, pb = rows[a]["p50"], rows[b]["p50"]
-        change = pb.value / pa.value
-        sure = not overlaps(pa, pb)
-        verb = ("cut" if change < 1 else "raised") if sure else "did not measurably change"
-        lines.append(f"- {what}: {verb} P50 ({ms(pa)} -> {ms(pb)}{'' if sure else ', intervals overlap'}), "
-                     f"CPU {rows[a]['cpu_ms']:.2f} -> {rows[b]['cpu_ms']:.2f} ms per inference.")
-if invalid:
-    lines.append(f"- {len(invalid)} of {len(rows)} results are invalid (shown, not dropped): {invalid_text}.")
-for label, why in not_applicable.items():
-    lines.append(f"- {label}: not applicable on this runner ({why}).")
-lines.append("- Providers: " + "; ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in provider_status.items()
-                                         if v != "not available") + "; every other known provider: not available.")
-
-from edgetiming.stats.compare import compare_runs
-
-head_cmp = compare_runs(d["samples"], r["samples"], percentile=percentile)
-head_why = [f"{lb}: {w}" for lb in dict.fromkeys((default_label, recommended)) for w in rows[lb]["why"]]
-report.metric(f"headline.recommended_vs_default_{name.lower()}_ratio", head_cmp.ratio, unit="x",
-              ci=(head_cmp.lower, head_cmp.upper) if head_cmp.lower > 0 and np.isfinite(head_cmp.upper) else None,
-              n=int(min(d["samples"].size, r["samples"].size)), valid=not head_why, note="; ".join(head_why),
-              description=f"{name} of the recommended setting ({recommended}) / onnxruntime's default threads "
-                          f"on {path.name} (lower is faster)")
-report.metric("headline.recommended_vs_default_cpu_ratio", r["cpu_ms"] / d["cpu_ms"], unit="x",
-              n=int(sum(rr.resources.n_inferences for rr in runs[recommended])),
+where = runner_name()
+aa50 = run.aa(0.5)
+lines = [(f"Recommended on {where}: **{recommended}** ({settings[recommended][2]}), the simplest of the settings "
+         f"whose {name} no other beat beyond the noise floor ({', '.join(not_beaten)})."),
+         noise_floor_sentence(aa50, "P50", runner=where), noise_floor_sentence(aa_tail, name, runner=where)]
+for a, b in (("2 threads spinning", "2 threads not spinning"), (default_label, "default not spinning"),
+             (default_label, "default parallel"), ("1 thread", "1 thread pinned"),
+             ("2 threads spinning", "2 threads ort affinity"), (default_label, "default denormals=0"),
+             ("1 thread", "2 threads spinning")):
+    if a in labels and b in labels:
+        lines.append(comparison_sentence(run.ratio(a, b, 0.5), aa50, "P50", runner=where)
+                     + f" CPU {cpu[a]:.2f} -> {cpu[b]:.2f} ms per inference.")
+if invalid or unstable:
+    lines.append(f"{name} invalid for: {', '.join(invalid) or 'none'}; unstable for: {', '.join(unstable) or 'none'} "
+                 "(shown, not dropped; the reasons are on each metric).")
+lines += [f"{label}: not applicable on this runner ({why})." for label, why in not_applicable.items()]
+lines.append("Providers: " + "; ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in provider_status.items()
+                                       if v != "not available") + "; every other known provider: not available.")
+head = run.ratio(default_label, recommended, percentile)
+report.metric(f"headline.recommended_vs_default_{name.lower()}_ratio", head.ratio, unit="x", runs=head.rounds,
+              ci=(head.interval.lower, head.interval.upper) if head.interval.known else None,
+              note=versus_noise(head, aa_tail), judgement=est[recommended][percentile].judgement,
+              description=f"{name} of the recommended setting ({recommended}) / onnxruntime's default threads on "
+                          f"{path.name}, paired over rounds (lower is faster)")
+report.metric("headline.recommended_vs_default_cpu_ratio", cpu[recommended] / cpu[default_label], unit="x",
               description=f"CPU time per inference of the recommended setting ({recommended}) / onnxruntime's "
                           f"default threads on {path.name} (lower is cheaper)")
-display(Markdown("\n".join(lines)))
+display(Markdown("\n".join(f"- {line}" for line in lines)))
 
 # %% [markdown]
 # ## On your own device

@@ -10,7 +10,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from edgetiming.measure.coldstart import ColdStartRun, cold_start, steady_state_index
+from edgetiming.measure.coldstart import (
+    LAUNCH_PHASES,
+    ColdStartRun,
+    cold_start,
+    cold_start_rounds,
+    launch_breakdown,
+    steady_state_index,
+)
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import report
 
@@ -93,3 +100,20 @@ def test_config_of_a_session_keeps_every_timing_setting():
     assert (again.intra_op_num_threads, again.allow_spinning, again.execution_mode,
             again.graph_optimization_level) == (1, False, "parallel", "basic")
     assert ("session.set_denormal_as_zero", "1") in again.config_entries
+
+
+def test_cold_start_rounds_launch_every_variant_and_the_aa_arm_once_per_round_in_balanced_order(model_file: str):
+    cfg = SessionConfig(intra_op_num_threads=1)
+    cr = cold_start_rounds({"a": (model_file, cfg), "b": (model_file, cfg)}, rounds=2, input_shapes={"x": (1, 32)},
+                           iters=10, window=5, seed=1)
+    assert list(cr.runs) == ["a", "b", "a (A/A)"] and cr.aa_arm == "a (A/A)" and cr.variants == ["a", "b"]
+    assert all(sorted(order) == sorted(cr.runs) for order in cr.orders)
+    assert cr.orders[1] == cr.orders[0][::-1]  # every other round mirrored
+    pids = {p.pid for run in cr.runs.values() for p in run.processes}
+    assert len(pids) == 6  # a fresh process for each arm in each round
+    for p in cr.runs["b"].processes:
+        parts = launch_breakdown(p)
+        assert list(parts) == list(LAUNCH_PHASES) and sum(parts.values()) == p.spawn_to_first_result_ns
+        assert p.harness_import_ns > 0
+    r = cr.ratio("a", "b", "session create")
+    assert r.rounds == 2 and r.label_b == "b" and cr.aa("session create").label_b == "a (A/A)"

@@ -17,9 +17,8 @@ Example
 
 from __future__ import annotations
 
-import os
-import pickle
-import time
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,23 +29,32 @@ from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION
 from edgetiming.measure.isolation import run_child
 from edgetiming.measure.session import (
     SessionConfig,
-    make_feeds,
-    session_settings,
 )
 from edgetiming.results import report
+from edgetiming.stats.conclude import comparison_sentence, noise_floor_sentence, runner_name
+from edgetiming.stats.quantiles import quantile
+from edgetiming.stats.repeated import RatioEstimate, balanced_order, paired_ratio
 from edgetiming.workload.models import resolve
 
 __all__ = [
+    "LAUNCH_PHASES",
+    "ColdRounds",
     "ColdStartProcess",
     "ColdStartRun",
+    "cold_conclusions",
     "cold_start",
+    "cold_start_rounds",
+    "largest_launch_phase",
+    "launch_breakdown",
+    "phase_conclusions",
     "steady_state_index",
 ]
 
 PHASES = ("interpreter_start_ns", "import_numpy_ns", "import_onnxruntime_ns",
           "session_create_ns", "first_inference_ns", "time_to_steady_ns", "spawn_to_steady_ns")
 
-# The child times its own imports, so nothing may be imported before the clock starts.
+# The child times its own imports, so nothing may be imported before the clock starts; its
+# body lives in the light module measure.coldchild, whose import is timed as the harness's.
 _COLD_CHILD = """import time
 _t_start = time.perf_counter_ns()
 import sys
@@ -55,37 +63,10 @@ import numpy
 _t1 = time.perf_counter_ns()
 import onnxruntime
 _t2 = time.perf_counter_ns()
-from edgetiming.measure.coldstart import _cold_main
-_cold_main(sys.argv[1], sys.argv[2], _t_start, _t1 - _t0, _t2 - _t1)
+from edgetiming.measure.coldchild import cold_main
+_t3 = time.perf_counter_ns()
+cold_main(sys.argv[1], sys.argv[2], _t_start, _t1 - _t0, _t2 - _t1, _t3 - _t2)
 """
-
-
-def _cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns: int) -> None:
-    import gc
-
-    # imported here: runs in the cold-start child, which timed this import itself
-    import onnxruntime as ort
-
-    spec = pickle.loads(Path(spec_path).read_bytes())
-    cfg: SessionConfig = spec["config"]
-    options = cfg.session_options()
-    perf = time.perf_counter_ns
-    t0 = perf()
-    sess = ort.InferenceSession(spec["model"], options, providers=list(cfg.providers))
-    create_ns = perf() - t0
-    feeds = spec["feeds"] or make_feeds(sess, spec["input_shapes"])
-    gc.disable()  # a collection inside the loop would look like a warmup spike
-    latency = np.empty(spec["iters"] + 1, dtype=np.int64)
-    t_loop = perf()
-    for i in range(latency.size):
-        t0 = perf()
-        sess.run(None, feeds)
-        latency[i] = perf() - t0
-    result = {"pid": os.getpid(), "start_ns": t_start, "import_numpy_ns": numpy_ns,
-              "import_onnxruntime_ns": ort_ns, "session_create_ns": create_ns,
-              "first_done_ns": t_loop + int(latency[0]),
-              "latency_ns": latency, "settings": session_settings(sess)}
-    Path(out_path).write_bytes(pickle.dumps(result))
 
 
 # --------------------------------------------------------------------------- cold start
@@ -139,6 +120,7 @@ class ColdStartProcess:
     spawn_to_first_result_ns: int
     spawn_to_steady_ns: int | None
     latency_ns: np.ndarray = field(repr=False)
+    harness_import_ns: int = 0  # importing the harness's child module (not the application's cost)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -244,6 +226,178 @@ def cold_start(
             steady_iter=s, time_to_steady_ns=to_steady,
             spawn_to_first_result_ns=res["first_done_ns"] - t_spawn,
             spawn_to_steady_ns=None if to_steady is None else before_loop + to_steady,
-            latency_ns=lat))
+            latency_ns=lat, harness_import_ns=res.get("harness_import_ns", 0)))
         settings = res["settings"]
     return ColdStartRun(model, procs, window, tolerance, settings)
+
+
+# --------------------------------------------------------------------------- launch phases, rounds
+# Everything from launch to the first result, in order; they add up to spawn_to_first_result_ns.
+# "harness" is what this child does besides the application's work: importing its (light)
+# edgetiming module, reading its spec, building the inputs.
+LAUNCH_PHASES = ("interpreter start", "import numpy", "import onnxruntime", "session create",
+                 "first inference", "harness (edgetiming import, inputs)")
+
+
+def launch_breakdown(p: ColdStartProcess) -> dict[str, int]:
+    """One process's launch-to-first-result split into :data:`LAUNCH_PHASES` (ns; they sum to the total)."""
+    parts = dict(zip(LAUNCH_PHASES[:-1], (p.interpreter_start_ns, p.import_numpy_ns, p.import_onnxruntime_ns,
+                                          p.session_create_ns, p.first_inference_ns)))
+    parts[LAUNCH_PHASES[-1]] = max(0, p.spawn_to_first_result_ns - sum(parts.values()))
+    return parts
+
+
+def process_phase(p: ColdStartProcess, phase: str) -> float:
+    """One phase of one process in ns (NaN when it never happened, e.g. never steady).
+
+    Phases: the :data:`LAUNCH_PHASES`, ``"launch to first result"``,
+    ``"session create + first inference"``, ``"second inference"``,
+    ``"steady inference"`` (median of the last half of the run) and ``"time to steady"``.
+    """
+    if phase in LAUNCH_PHASES:
+        return float(launch_breakdown(p)[phase])
+    if phase == "launch to first result":
+        return float(p.spawn_to_first_result_ns)
+    if phase == "session create + first inference":
+        return float(p.session_create_ns + p.first_inference_ns)
+    if phase == "second inference":
+        return float(p.latency_ns[1]) if p.latency_ns.size > 1 else math.nan
+    if phase == "steady inference":
+        return float(np.median(p.latency_ns[p.latency_ns.size // 2:]))
+    if phase == "time to steady":
+        return math.nan if p.time_to_steady_ns is None else float(p.time_to_steady_ns)
+    raise ValueError(f"unknown cold-start phase {phase!r}")
+
+
+AA_SUFFIX = " (A/A)"
+
+
+@dataclass
+class ColdRounds:
+    """Fresh processes of several variants in randomised balanced rounds; ratios per round.
+
+    ``runs[v].processes[i]`` is variant ``v``'s process of round ``i``; ``orders[i]``
+    is the order the variants were launched in that round.
+    """
+
+    runs: dict[str, ColdStartRun]
+    orders: list[list[str]]
+    baseline: str
+    confidence: float = 0.95
+
+    @property
+    def rounds(self) -> int:
+        return len(self.orders)
+
+    @property
+    def aa_arm(self) -> str | None:
+        name = self.baseline + AA_SUFFIX
+        return name if name in self.runs else None
+
+    @property
+    def variants(self) -> list[str]:
+        """The variants under test (the A/A arm left out)."""
+        return [v for v in self.runs if v != self.aa_arm]
+
+    def values(self, variant: str, phase: str) -> np.ndarray:
+        """The phase in each round, ns as float (NaN where it did not happen)."""
+        return np.array([process_phase(p, phase) for p in self.runs[variant].processes], dtype=float)
+
+    def ratio(self, a: str, b: str, phase: str) -> RatioEstimate:
+        """b/a of ``phase``, per round (rounds where both have it), interval over rounds."""
+        x, y = self.values(a, phase), self.values(b, phase)
+        ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+        if not ok.any():
+            raise ValueError(f"no round has the phase {phase!r} for both {a!r} and {b!r}")
+        return paired_ratio(x[ok], y[ok], self.confidence, label_a=a, label_b=b)
+
+    def aa(self, phase: str) -> RatioEstimate | None:
+        return None if self.aa_arm is None else self.ratio(self.baseline, self.aa_arm, phase)
+
+
+def cold_start_rounds(
+    variants: Mapping[str, tuple[str | Path, SessionConfig | None]],
+    *,
+    rounds: int = 5,
+    feeds: dict[str, np.ndarray] | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    iters: int = 60,
+    aa: bool = True,
+    baseline: str | None = None,
+    seed: int = 0,
+    window: int = 20,
+    tolerance: float = 0.10,
+    timeout_s: float = 120.0,
+) -> ColdRounds:
+    """One fresh process per variant per round, the variants in randomised balanced order.
+
+    ``variants`` maps a label to ``(model, session config)``; the first (or
+    ``baseline``) is the baseline, and ``aa`` adds it again as an A/A arm, a
+    separate process in every round. Each round launches every variant once, in
+    an order from :func:`~edgetiming.stats.repeated.balanced_order` (random, and
+    every other round mirrored), so a slow spell of the machine and the page
+    cache's state hit every variant alike.
+    """
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    spec = dict(variants)
+    base = baseline or next(iter(spec))
+    if base not in spec:
+        raise ValueError(f"baseline {base!r} is not one of the variants {list(spec)}")
+    if aa:
+        spec[base + AA_SUFFIX] = spec[base]
+    names = list(spec)
+    flat = balanced_order(names, rounds, np.random.default_rng(seed))
+    orders = [flat[i * len(names):(i + 1) * len(names)] for i in range(rounds)]
+    procs: dict[str, list[ColdStartProcess]] = {n: [] for n in names}
+    settings: dict[str, dict[str, Any]] = {}
+    for order in orders:
+        for name in order:
+            model, cfg = spec[name]
+            one = cold_start(model, n_processes=1, feeds=feeds, input_shapes=input_shapes, session_config=cfg,
+                             iters=iters, window=window, tolerance=tolerance, timeout_s=timeout_s)
+            procs[name].extend(one.processes)
+            settings[name] = one.settings
+    runs = {n: ColdStartRun(str(resolve(spec[n][0])), procs[n], window, tolerance, settings[n]) for n in names}
+    return ColdRounds(runs, orders, base)
+
+
+def largest_launch_phase(run: ColdStartRun) -> tuple[str, float, dict[str, float]]:
+    """The launch phase with the largest median over processes: (name, median ms, every phase's median ms).
+
+    Every phase from launch to first result is a candidate (interpreter start and
+    imports included): a cold start is everything the first user waits for.
+    """
+    med = {ph: float(np.median([launch_breakdown(p)[ph] for p in run.processes])) / 1e6 for ph in LAUNCH_PHASES}
+    top = max(med, key=med.__getitem__)
+    return top, med[top], med
+
+
+def cold_conclusions(cr: ColdRounds, phase: str = "session create", *, runner: str | None = None) -> list[str]:
+    """The conclusion lines of a cold-start comparison, generated from its numbers.
+
+    The baseline's launch-to-first-result median and its largest phase (every
+    phase a candidate), the A/A noise floor of ``phase``, and each variant's
+    ``phase`` against the baseline (:func:`~edgetiming.stats.conclude.comparison_sentence`).
+    """
+    base = cr.runs[cr.baseline]
+    launch = np.array([p.spawn_to_first_result_ns for p in base.processes], dtype=float) / 1e6
+    top, top_ms, _ = largest_launch_phase(base)
+    where = runner or runner_name()
+    lines = [(f"A fresh process with the {cr.baseline} model answered its first request {quantile(launch, 0.5):.0f} ms "
+              f"after launch on {where} (median of {launch.size} processes, range {launch.min():.0f}-"
+              f"{launch.max():.0f} ms); the largest phase of that time was {top} ({top_ms:.0f} ms).")]
+    return lines + phase_conclusions(cr, {phase: phase}, runner=where)
+
+
+def phase_conclusions(cr: ColdRounds, phases: Mapping[str, str], *, runner: str | None = None) -> list[str]:
+    """For each phase (mapped to the words the sentence uses for it): its A/A noise floor,
+    then every variant against the baseline, generated from the paired ratios."""
+    where = runner or runner_name()
+    lines = []
+    for phase, words in phases.items():
+        aa = cr.aa(phase)
+        lines.append(noise_floor_sentence(aa, words, runner=where))
+        lines += [comparison_sentence(cr.ratio(cr.baseline, v, phase), aa, words, runner=where)
+                  for v in cr.variants if v != cr.baseline]
+    return lines

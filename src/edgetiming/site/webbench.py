@@ -49,6 +49,8 @@ ORT_WEB_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-sim
 MANIFEST_SCHEMA_VERSION = 1
 _CLOSED_LOOP = re.compile(r"^closed-loop latency per iteration.*the first (\d+) are warmup")
 _ROUND = re.compile(r"^(?P<setting>.+)\.r\d+$")
+# measure.rounds: "<setting>: steady latency per iteration, ..." (no warmup in the samples)
+_ROUNDS_ARM = re.compile(r"^(?P<setting>[^:]+): steady latency per iteration")
 #: recipes whose closed loop runs the model alone (others add load or change the model);
 #: shown next to the browser: onnxruntime's default threads and one thread (the browser's
 #: only choice when the page is not cross-origin isolated)
@@ -130,11 +132,13 @@ def comparisons(bundles: list[store.RunnerBundle], model: PageModel, sha256: str
             groups: dict[str, list[np.ndarray]] = {}
             for sample in result.samples:
                 found = _CLOSED_LOOP.match(str(sample.get("description", "")))
-                if not found:
+                arm = _ROUNDS_ARM.match(str(sample.get("description", "")))
+                if not found and not arm:
                     continue
                 path = bundle.bundle_dir(recipe) / result.run_dir / sample["path"]
-                values = decode_samples(path.read_bytes(), where=path)[int(found.group(1)):]
-                setting = (m.group("setting") if (m := _ROUND.match(sample["name"])) else sample["name"])
+                values = decode_samples(path.read_bytes(), where=path)[int(found.group(1)) if found else 0:]
+                setting = (arm.group("setting") if arm else
+                           m.group("setting") if (m := _ROUND.match(sample["name"])) else sample["name"])
                 groups.setdefault(setting, []).append(values)
             named = {labels.get(s, "default threads" if s == "steady" else s): s for s in groups}
             for label in [label for label in _SETTINGS if label in named]:

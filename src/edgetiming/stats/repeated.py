@@ -27,13 +27,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as _sps
 
+from edgetiming.stats.autocorr import (
+    DEFAULT_BATCHES,
+    MATERIAL_AUTOCORR,
+    batch_quantile_ci,
+    effective_sample_size,
+    lag1_autocorrelation,
+    regime_change,
+)
 from edgetiming.stats.quantiles import QuantileEstimate, quantile, quantile_ci
 from edgetiming.stats.validity import Judgement, judge
 
@@ -161,6 +169,10 @@ def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence:
     judged by :func:`edgetiming.stats.validity.judge` on the smallest run's
     sample count and the per-run intervals (runs that disagree beyond them make
     it *unstable*); ``judge_kwargs`` pass further evidence (throttle, overhead, ...).
+    Each run's lag-1 autocorrelation and effective sample size are notes; when one
+    exceeds :data:`~edgetiming.stats.autocorr.MATERIAL_AUTOCORR` the within-run
+    interval is widened to the batch-means one, and a level shift inside a run
+    (:func:`~edgetiming.stats.autocorr.regime_change`) makes the estimate unstable.
     """
     runs = [np.asarray(s, dtype=float) for s in samples_by_run if np.asarray(s).size]
     if not runs:
@@ -171,8 +183,23 @@ def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence:
     between = between_run_interval([q.value for q in per_run], confidence)
     intervals = [(q.lower, q.upper) for q in per_run if q.bounded]
     notes = list(judge_kwargs.pop("notes", ()))
+    # samples inside a run are autocorrelated: say how much, widen by batch means when it matters
+    rhos = [lag1_autocorrelation(r) for r in runs]
+    notes.append("lag-1 autocorrelation of log latency per run " + ", ".join(f"{x:.2f}" for x in rhos)
+                 + "; effective sample size " + ", ".join(f"{effective_sample_size(r.size, x):.0f} of {r.size}"
+                                                          for r, x in zip(runs, rhos)))
+    if max((x for x in rhos if math.isfinite(x)), default=0.0) > MATERIAL_AUTOCORR:
+        bm = batch_quantile_ci(pooled, p, confidence, DEFAULT_BATCHES * len(runs))
+        if bm is not None and (bm[0] < within.lower or bm[1] > within.upper):
+            within = replace(within, lower=min(within.lower, max(bm[0], float(pooled.min()))),
+                             upper=max(within.upper, min(bm[1], float(pooled.max()))))
+            notes.append(f"within-run interval widened by batch means (autocorrelation above {MATERIAL_AUTOCORR:g})")
     if len(runs) < 2:
         notes.append("one process only: the between-run spread is unknown")
+    shifts = [(i, regime_change(r)) for i, r in enumerate(runs)]
+    shift_text = "; ".join(f"run {i + 1}: {rc.describe()}" for i, rc in shifts if rc.found)
+    if shift_text and not judge_kwargs.get("regime_change"):
+        judge_kwargs["regime_change"] = shift_text
     j = judge(n=min(r.size for r in runs), percentiles=(p,), confidence=confidence,
               run_intervals=intervals if len(intervals) == len(runs) else (),
               run_values=[q.value for q in per_run], notes=notes, **judge_kwargs)
