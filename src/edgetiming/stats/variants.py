@@ -224,7 +224,8 @@ def against_work(v: SpeedVerdict, work_share: float) -> str:
     """What a pruned variant's time ratio says against its share of the baseline's nonzero work."""
     r = v.ratio
     if v.outcome == "faster" and work_share < 1:
-        return (f"it turns {1 - work_share:.0%} less work into {1 - r.ratio:.0%} less time "
+        more = " (more than the work alone explains)" if r.interval.upper < work_share else ""  # type: ignore[operator]
+        return (f"it turns {1 - work_share:.0%} less work into {1 - r.ratio:.0%} less time{more} "
                 f"(ratio {r.ratio:.3g} {_span(r)}, ideal {work_share:.2f}).")
     if r.interval.known and r.interval.lower > work_share and not math.isclose(work_share, 1.0):  # type: ignore[operator]
         return (f"it takes at least {r.interval.lower:.2f} of the {v.baseline} time where its nonzero work would "
