@@ -292,9 +292,9 @@ report.check("outputs-finite", "PASS" if finite else "FAIL",
 
 # %%
 d = run.estimate("dense", 0.5)
-lines = [f"- Dense baseline: {configs['dense']['params']:,} parameters, {configs['dense']['gflops']:.3f} GFLOPs, "
-         f"P50 {d.value:.3f} ms [{d.lower:.3f}, {d.upper:.3f}] over {d.runs} rounds; noise floor: A/A ratio "
-         f"{aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}]."]
+lines = [(f"- Dense baseline: {configs['dense']['params']:,} parameters, {configs['dense']['gflops']:.3f} GFLOPs, "
+          f"P50 {d.value:.3f} ms [{d.lower:.3f}, {d.upper:.3f}] over {d.runs} rounds; noise floor: A/A ratio "
+          f"{aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}].")]
 for lb, v in vs_dense.items():
     cfg = configs[lb]
     lines.append(f"- {lb} ({work[lb]:.0%} of the dense nonzero FLOPs; file {cfg['size_mb']:.2f} MB, "
@@ -320,8 +320,8 @@ if structured_:
     twin = next((lb for lb, cfg in configs.items() if cfg["kind"] == "sparse" and cfg["k"] == configs[head]["k"]))
     for name, lb, what in (
             ("structured", head, f"the network with {configs[head]['k']:.0%} of its channels kept (structured pruning)"),
-            ("sparse", twin, f"the full-width network with {1 - configs[twin]['density']:.0%} of its weights zero "
-                             f"(unstructured pruning, as many nonzero weights as {head})")):
+            ("sparse", twin, (f"the full-width network with {1 - configs[twin]['density']:.0%} of its weights zero "
+                              f"(unstructured pruning, as many nonzero weights as {head})"))):
         report.metric(f"headline.{name}_p50_ratio", unit="x", **vs_dense[lb].metric_fields(),
                       invalid_because=() if finite else "a configuration produced NaN or inf",
                       description=f"P50 of {what} / the dense network, per round over {n_rounds} rounds "
