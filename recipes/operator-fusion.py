@@ -126,7 +126,8 @@ for i, (name, (path, shape)) in enumerate(models.items()):
         optimized = onnx.load(str(saved[key, level]))
         node_counts[key, level] = Counter(op_label(n) for n in optimized.graph.node)
         print(f"  {level:<9} {sum(node_counts[key, level].values()):4d} nodes, {len(optimized.graph.initializer):4d} "
-              f"initializers, saved as {saved[key, level].name} ({saved[key, level].stat().st_size / 1e6:.2f} MB)")
+              f"initializers, saved as {saved[key, level].name} ({saved[key, level].stat().st_size / 1e6:.2f} MB) "
+              f"in {save_s[key, level]:.2f} s")
         report.metric(f"{key}.{level}.nodes", sum(node_counts[key, level].values()),
                       description=f"{key}: nodes in the graph onnxruntime runs at level {level}")
 print("onnxruntime", ort.__version__)
@@ -134,10 +135,9 @@ print("onnxruntime", ort.__version__)
 # %% [markdown]
 # ## Which fusions fired
 #
-# Between each level and the one before it: the operator types whose count went up (new,
-# usually fused, operators) and down (operators folded away or absorbed). Types in the
-# `com.microsoft` domain are onnxruntime's own fused kernels; `com.microsoft.nchwc` marks the
-# blocked memory layout of level "all".
+# Between each level and the one before it: the operator types whose count went up (new, usually
+# fused, operators) and down (folded away or absorbed). `com.microsoft` types are onnxruntime's
+# own fused kernels; `com.microsoft.nchwc` marks the blocked memory layout of level "all".
 
 # %%
 fired: dict[tuple[str, str], tuple[dict, dict]] = {}

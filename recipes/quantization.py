@@ -77,8 +77,9 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.host.fingerprint import isa_flags
 from edgetiming.measure.rounds import Arm, run_rounds
-from edgetiming.measure.session import SessionConfig
+from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats.quantiles import proportion_ci
 from edgetiming.stats.variants import deadline_check, speed_verdict, tradeoff
@@ -112,10 +113,7 @@ if not models:
 shapes = {"det": tuple(det_input_shape), "rec": tuple(rec_input_shape)}
 for key, path in models.items():
     print(f"{key}: {path.name} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(path)[:12]}...)")
-cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines()
-              if ln.lower().startswith(("flags", "features")) and ":" in ln), [])
-int8_ext = [f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm") if f in flags]
+int8_ext = [f for f in ("avx2", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm") if f in isa_flags()]
 print("onnxruntime", ort.__version__, "| INT8 vector extensions:", ", ".join(int8_ext) or "none reported")
 
 
@@ -252,8 +250,7 @@ if has_cache:
 # %%
 def open_variant(path: Path) -> tuple[ort.InferenceSession, float]:
     t0 = time.perf_counter()
-    sess = ort.InferenceSession(str(path), config.session_options(), providers=list(config.providers))
-    return sess, time.perf_counter() - t0
+    return open_session(path, config), time.perf_counter() - t0
 
 
 def boot_ci(stat, n: int, rng: np.random.Generator, confidence: float = 0.95) -> tuple[float, float]:
