@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {n_rounds: 3, blocks: 2, block_iters: 10, warmup_iters: 3, width_multipliers: [1.0, 0.5]}
-#     expected_duration_s: 70
+#     expected_duration_s: 60
 #     timeout_cell_s: 600
 # ---
 

@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {rec_model: "", n_rounds: 3, blocks: 2, block_iters: 4, warmup_iters: 3, n_calib: 2, n_lines: 8, n_pages: 3, n_boot: 400}
-#     expected_duration_s: 90
+#     expected_duration_s: 180
 #     timeout_cell_s: 600
 # ---
 
@@ -45,10 +45,10 @@ rec_input_shape = [1, 3, 48, 320]  # N, C, H, W of one text line
 variants = ["fp32", "dynamic", "static-per-tensor", "static-per-channel"]  # any subset; fp32 first
 deadline_ms = 50.0  # deadline of one inference of either model
 percentile = 0.9  # the SLO: the `percentile` latency must be <= deadline_ms (P99 would need 368 per round)
-warmup_iters = 20  # timed and labelled warmup of each variant in each round
+warmup_iters = 10  # timed and labelled warmup of each variant in each round
 n_rounds = 5  # rounds: fresh processes, each timing every variant (and the A/A arm) interleaved
 blocks = 4  # blocks per variant per round, in randomised balanced order
-block_iters = 10  # iterations per block (blocks x block_iters >= 35 per round for a valid P90)
+block_iters = 10  # iterations per block (blocks x block_iters >= 36 per round for a valid P90)
 n_calib = 16  # rendered calibration inputs per model (static quantization)
 n_lines = 48  # rendered text lines with known text, for recognition accuracy
 n_pages = 12  # rendered pages, for detection agreement with FP32
