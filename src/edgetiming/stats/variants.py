@@ -7,8 +7,8 @@ baseline measured twice). From the per-round ratio (:class:`RatioEstimate`, a
 Student t interval on the per-round log ratios) and the A/A ratio,
 :func:`speed_verdict` decides one of five outcomes:
 
-- ``"faster"`` / ``"slower"``: the ratio's interval excludes 1 *and* lies outside
-  the A/A ratio's interval (this run's noise floor);
+- ``"faster"`` / ``"slower"``: the ratio's interval excludes 1 *and* the ratio lies
+  outside the A/A ratio's interval (the effect is beyond this run's noise floor);
 - ``"same"``: the interval lies inside ``[1/(1+min_effect), 1+min_effect]``, so
   any difference is smaller than ``min_effect``;
 - ``"unstable"``: not decided, and the rounds disagree on the direction by more
@@ -17,6 +17,13 @@ Student t interval on the per-round log ratios) and the A/A ratio,
   ``1.1`` and above every A/A round): the direction does not reproduce;
 - ``"no detectable difference"``: anything else (the interval contains 1, or
   overlaps the A/A interval, or is unknown).
+
+Why the ratio and not its whole interval must clear the A/A interval: both intervals
+come from the same few rounds and are about as wide, so asking them not to overlap
+is a far stricter test than the nominal one. Simulated with 5 rounds and 10%
+round-to-round noise in the per-round ratio, a true 1.2x effect is called in 77%
+of runs by this rule and in 28% by non-overlap; an A/A pair is called in 0.3%
+and 0.1% of runs (an interval excluding 1 alone: 87% and 4%).
 
 Every sentence a recipe prints about a comparison is generated here from those
 objects, so it cannot contradict them. :func:`tradeoff`, :func:`fastest` and
@@ -56,12 +63,10 @@ def _flips(r: RatioEstimate, aa: RatioEstimate | None) -> bool:
 
 
 def _beyond(r: RatioEstimate, aa: RatioEstimate | None) -> bool:
-    """The interval excludes 1 and lies outside the A/A interval (when that is known)."""
+    """The interval excludes 1 and the ratio lies outside the A/A interval (when that is known)."""
     if r.direction == NO_DIFFERENCE:
         return False
-    if aa is None or not aa.interval.known:
-        return True
-    return r.interval.upper < aa.interval.lower or r.interval.lower > aa.interval.upper  # type: ignore[operator]
+    return aa is None or not aa.interval.known or not aa.interval.contains(r.ratio)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class SpeedVerdict:
         if self.outcome == "unstable":
             return (f"{b} against {a} {where}: unstable, the rounds disagree on the direction (per-round ratios "
                     f"from {min(r.per_round):.2f} to {max(r.per_round):.2f}) {tail}.")
-        why = "" if r.direction == NO_DIFFERENCE else ": the interval excludes 1 but overlaps the A/A interval"
+        why = "" if r.direction == NO_DIFFERENCE else ": the interval excludes 1 but the ratio lies inside the A/A interval"
         return f"{b} and {a}: {NO_DIFFERENCE} {where}{why} {tail}."
 
     def judgement(self) -> Judgement:
