@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {second_model_path: "", n_rounds: 3, blocks: 2, block_iters: 5, warmup_iters: 3, n_create: 3}
+#     quick: {second_model_path: "", n_rounds: 3, blocks: 4, block_iters: 3, warmup_iters: 3, n_create: 3}
 #     expected_duration_s: 130
 #     timeout_cell_s: 600
 # ---

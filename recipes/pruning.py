@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {n_rounds: 3, blocks: 2, block_iters: 10, warmup_iters: 3, width_multipliers: [1.0, 0.5]}
+#     quick: {n_rounds: 3, blocks: 4, block_iters: 5, warmup_iters: 5, width_multipliers: [1.0, 0.5]}
 #     expected_duration_s: 60
 #     timeout_cell_s: 600
 # ---

@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {rec_model: "", n_rounds: 3, blocks: 2, block_iters: 4, warmup_iters: 3, n_calib: 2, n_lines: 8, n_pages: 3, n_boot: 400}
+#     quick: {rec_model: "", n_rounds: 3, blocks: 4, block_iters: 2, warmup_iters: 3, n_calib: 2, n_lines: 8, n_pages: 3, n_boot: 400}
 #     expected_duration_s: 180
 #     timeout_cell_s: 600
 # ---
