@@ -9,8 +9,8 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {second_model_path: "", n_iters: 60, warmup_iters: 5, n_rounds: 1, max_s_per_level: 1.0, isolate: false, n_create: 3}
-#     expected_duration_s: 100
+#     quick: {second_model_path: "", n_rounds: 3, blocks: 4, block_iters: 3, warmup_iters: 3, n_create: 3}
+#     expected_duration_s: 130
 #     timeout_cell_s: 600
 # ---
 
@@ -24,8 +24,8 @@
 # ...); at **all** it also changes the memory layout of convolutions to blocks sized for this
 # CPU's vectors (the NCHWc transformer). You will learn how to save the graph each level
 # produces (`SessionOptions.optimized_model_filepath`), how to count its nodes by operator type
-# and see which fusions fired, and what each level does to latency (with intervals), to
-# session-creation time and to the outputs, on real models.
+# and see which fusions fired, and what each level does to latency (paired rounds against
+# "disable", with an A/A noise floor), to session-creation time and to the outputs.
 #
 # The models are the PP-OCRv4 text detector and recognizer from the `rapidocr-onnxruntime`
 # wheel. The quick mode (`--quick`) runs the detector only.
@@ -37,12 +37,11 @@ second_model_path = "rapidocr:rec"  # optional second model ("" skips it)
 second_input_shape = [1, 3, 48, 320]  # N, C, H, W of its input (fed a rendered line of text)
 levels = ["disable", "basic", "extended", "all"]  # graph optimization levels, in order
 deadline_ms = 50.0  # deadline of one inference
-percentile = 0.99  # the SLO: the `percentile` latency must be <= deadline_ms
-warmup_iters = 20  # timed and labelled warmup in each measuring process
-n_iters = 400  # steady-state iterations per model and level, over all rounds
-max_s_per_level = 6.0  # time cap per model and level over all rounds
-n_rounds = 2  # rounds over all levels, each level in a fresh process per round
-isolate = True  # time each level in a fresh process
+percentile = 0.9  # the SLO: the `percentile` latency must be <= deadline_ms (P99 would need 368 per round)
+warmup_iters = 10  # timed and labelled warmup of each level in each round
+n_rounds = 5  # rounds: fresh processes, each timing every level (and the A/A arm) interleaved
+blocks = 4  # blocks per level per round, in randomised balanced order
+block_iters = 10  # iterations per block (blocks x block_iters >= 36 per round for a valid P90)
 n_create = 5  # session creations per model and level, timed in this process (interleaved)
 output_tolerance = 1e-3  # largest allowed |output - output at level "disable"|
 intra_op_threads = 0  # 0 lets onnxruntime choose
@@ -51,14 +50,14 @@ seed = 0
 # %% [markdown]
 # ## Save the graph of every level
 #
-# Each level opens the original file with `graph_optimization_level` set and
-# `optimized_model_filepath` pointing into this recipe's working directory; onnxruntime writes
-# the graph it will run. Even at level "disable" onnxruntime turns `Constant` nodes into
-# initializers when it loads a model, so the original file's node count is shown apart from
-# the levels' counts.
+# For each level, `save_optimized` opens the original file with `graph_optimization_level`
+# set and `optimized_model_filepath` pointing into this recipe's working directory, so
+# onnxruntime writes the graph it will run. Even at level "disable" onnxruntime turns
+# `Constant` nodes into initializers, so the file's node count is shown apart.
 
 # %%
 import math
+import os
 import time
 from collections import Counter
 from itertools import pairwise
@@ -70,11 +69,11 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from edgetiming.measure.closedloop import session_loop
-from edgetiming.measure.session import SessionConfig
+from edgetiming.measure.rounds import Arm, run_rounds
+from edgetiming.measure.session import SessionConfig, open_session, save_optimized
 from edgetiming.results import figures, report
-from edgetiming.stats import compare
-from edgetiming.stats import quantiles as stats
+from edgetiming.stats.repeated import paired_ratio
+from edgetiming.stats.variants import deadline_check, fastest, speed_verdict
 from edgetiming.workload.models import resolve, sha256_file
 from edgetiming.workload.ocrdata import det_input, line_dataset, rec_input, render_page
 
@@ -83,6 +82,7 @@ KNOWN = ("disable", "basic", "extended", "all")
 if not levels or levels[0] != "disable" or set(levels) - set(KNOWN):
     raise ValueError(f"levels must start with 'disable' (the reference) and use only {KNOWN}")
 threads = intra_op_threads or None
+RUNNER = os.environ.get("EDGETIMING_RUNNER")  # set by `edgetiming run`; else "this runner"
 workdir = Path("optimized-models").resolve()
 workdir.mkdir(exist_ok=True)
 models = {Path(str(resolve(p))).stem: (resolve(p), tuple(s)) for p, s in
@@ -91,6 +91,7 @@ short: dict[str, str] = {}
 for i, name in enumerate(models):
     guess = next((t for t in ("det", "rec", "cls") if t in name.lower()), f"model{i + 1}")
     short[name] = guess if guess not in short.values() else f"{guess}{i + 1}"
+models_by_key = {short[name]: path for name, (path, _) in models.items()}
 
 
 def feed_for(index: int, shape: tuple) -> dict:
@@ -107,31 +108,26 @@ def op_label(node: onnx.NodeProto) -> str:
     return node.op_type if node.domain in ("", "ai.onnx") else f"{node.op_type} [{node.domain}]"
 
 
-def options(level: str, save_to: Path | None = None) -> ort.SessionOptions:
-    so = SessionConfig(intra_op_num_threads=threads, graph_optimization_level=level).session_options()
-    so.log_severity_level = 3  # the NCHWc warning is reported on the page instead
-    if save_to is not None:
-        so.optimized_model_filepath = str(save_to)
-    return so
+def config(level: str) -> SessionConfig:
+    return SessionConfig(intra_op_num_threads=threads, graph_optimization_level=level)
 
 
-feeds, node_counts, outputs, saved = {}, {}, {}, {}
+feeds, node_counts, saved, save_s = {}, {}, {}, {}
 for i, (name, (path, shape)) in enumerate(models.items()):
     key = short[name]
     original = onnx.load(str(path))
     node_counts[key, "file"] = Counter(op_label(n) for n in original.graph.node)
-    input_name = original.graph.input[0].name
-    feeds[key] = {input_name: feed_for(i, shape).astype(np.float32)}
+    feeds[key] = {original.graph.input[0].name: feed_for(i, shape).astype(np.float32)}
     print(f"{key}: {path.name} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(path)[:12]}...), "
           f"{sum(node_counts[key, 'file'].values())} nodes in the file")
     for level in levels:
         saved[key, level] = workdir / f"{key}-{level}.onnx"
-        sess = ort.InferenceSession(str(path), options(level, saved[key, level]), providers=["CPUExecutionProvider"])
-        outputs[key, level] = sess.run(None, feeds[key])[0]
+        save_s[key, level] = save_optimized(path, saved[key, level], level)
         optimized = onnx.load(str(saved[key, level]))
         node_counts[key, level] = Counter(op_label(n) for n in optimized.graph.node)
         print(f"  {level:<9} {sum(node_counts[key, level].values()):4d} nodes, {len(optimized.graph.initializer):4d} "
-              f"initializers, saved as {saved[key, level].name} ({saved[key, level].stat().st_size / 1e6:.2f} MB)")
+              f"initializers, saved as {saved[key, level].name} ({saved[key, level].stat().st_size / 1e6:.2f} MB) "
+              f"in {save_s[key, level]:.2f} s")
         report.metric(f"{key}.{level}.nodes", sum(node_counts[key, level].values()),
                       description=f"{key}: nodes in the graph onnxruntime runs at level {level}")
 print("onnxruntime", ort.__version__)
@@ -139,10 +135,9 @@ print("onnxruntime", ort.__version__)
 # %% [markdown]
 # ## Which fusions fired
 #
-# Between each level and the one before it: the operator types whose count went up (new,
-# usually fused, operators) and down (operators folded away or absorbed). Types in the
-# `com.microsoft` domain are onnxruntime's own fused kernels; `com.microsoft.nchwc` marks the
-# blocked memory layout of level "all".
+# Between each level and the one before it: the operator types whose count went up (new, usually
+# fused, operators) and down (folded away or absorbed). `com.microsoft` types are onnxruntime's
+# own fused kernels; `com.microsoft.nchwc` marks the blocked memory layout of level "all".
 
 # %%
 fired: dict[tuple[str, str], tuple[dict, dict]] = {}
@@ -210,22 +205,23 @@ report.figure(fig, "node-counts", alt=alt)
 # ## Session creation and first inference
 #
 # Optimizing is work done while the session is created. Each level's session is created
-# `n_create` times in this process, levels interleaved, and the first inference after each
-# creation is timed too (it pays for lazy allocations). A fresh process pays more (imports,
-# cold caches); the *ahead-of-time* recipe measures that.
+# `n_create` times in this process, the levels interleaved (each pass over the levels is one
+# round of a paired ratio to "disable"), and the first inference after each creation is timed
+# too (it pays for lazy allocations); its output is the one compared with level "disable". A
+# fresh process pays more (imports, cold caches); the *cold-start* recipe measures that.
 
 # %%
 create_ns = {(k, lv): [] for k in short.values() for lv in levels}
 first_ns = {(k, lv): [] for k in short.values() for lv in levels}
+outputs = {}
 for _ in range(n_create):
     for name, (path, _) in models.items():
         key = short[name]
         for level in levels:
-            so = options(level)
             t0 = time.perf_counter_ns()
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            sess = open_session(path, config(level))
             t1 = time.perf_counter_ns()
-            sess.run(None, feeds[key])
+            outputs[key, level] = sess.run(None, feeds[key])[0]
             create_ns[key, level].append(t1 - t0)
             first_ns[key, level].append(time.perf_counter_ns() - t1)
             del sess
@@ -239,172 +235,104 @@ for (key, level), xs in create_ns.items():
                   description=f"{key}: median first inference after creation at level {level}")
     print(f"{key} {level:<9} create median {med_c:7.1f} ms (range {min(xs) / 1e6:.1f}-{max(xs) / 1e6:.1f})"
           f"   first inference median {med_f:7.1f} ms")
-
-
-def creation_figure() -> tuple[Figure, str]:
-    keys = list(short.values())
-    fig = Figure(figsize=(8.0, 1.2 + 0.45 * len(keys) * len(levels)), layout="constrained")
-    ax = fig.subplots()
-    labels, parts, y = [], [], 0
-    for key in keys:
-        for i, level in enumerate(levels):
-            for series, color, dy, what in ((create_ns, figures.PALETTE[0], -0.12, "creation"),
-                                            (first_ns, figures.PALETTE[1], 0.12, "first inference")):
-                xs = np.array(series[key, level]) / 1e6
-                ax.plot(xs, np.full(xs.size, y + dy), "o", color=color, alpha=0.6, markersize=4,
-                        label=what if y == 0 else None)
-                ax.plot([np.median(xs)] * 2, [y + dy - 0.15, y + dy + 0.15], color=color, linewidth=2.2)
-            labels.append(f"{key} {level}")
-            parts.append(f"{key} {level}: creation median {np.median(create_ns[key, level]) / 1e6:.1f} ms, "
-                         f"first inference {np.median(first_ns[key, level]) / 1e6:.1f} ms")
-            y += 1
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
-    ax.set_xlim(left=0)
-    ax.set_xlabel("time (ms); dots = each creation, bar = median")
-    ax.set_title(f"Session creation and first inference per level ({n_create} each, in-process)")
-    ax.legend(loc="lower right", fontsize=8)
-    return fig, "Session creation and first inference time per level: " + "; ".join(parts)
-
-
-fig, alt = creation_figure()
-report.figure(fig, "session-creation", alt=alt)
+create_ratio = {(k, lv): paired_ratio(create_ns[k, "disable"], create_ns[k, lv], label_a="disable", label_b=lv)
+                for k in short.values() for lv in levels[1:]}
 
 # %% [markdown]
-# ## Steady-state latency per level
+# ## Steady-state latency per level, in rounds
 #
-# The levels take turns over `n_rounds` rounds, each turn in a fresh process (`isolate`), all
-# opening the *original* file with the level set; each stops after its share of `n_iters` or
-# of `max_s_per_level`.
+# Per model, each round is a fresh process that opens the *original* file once per level plus
+# an **A/A arm** (level "disable" a second time), and times them in blocks in a randomised,
+# balanced order on the same seeded random input. The ratio of each level to "disable" is
+# computed per round and its interval over the rounds (Student t on the log ratios); the A/A
+# ratio is this run's noise floor, and a ratio inside it is "no detectable difference".
 
 # %%
-iters_per_round = max(1, math.ceil(n_iters / n_rounds))
-runs = {(k, lv): [] for k in short.values() for lv in levels}
-for _ in range(n_rounds):
-    for name, (path, _) in models.items():
-        key = short[name]
-        for level in levels:
-            cfg = SessionConfig(intra_op_num_threads=threads, graph_optimization_level=level)
-            runs[key, level].append(session_loop(str(path), feeds[key], session_config=cfg, isolate=isolate,
-                                                 warmup_iters=warmup_iters, iters=iters_per_round,
-                                                 duration_s=max_s_per_level / n_rounds,
-                                                 target_percentile=percentile))
-pooled, summaries, valid = {}, {}, {}
-for (key, level), rs in runs.items():
-    steady = np.concatenate([r.steady_ns for r in rs])
-    pooled[key, level] = steady
-    s = summaries[key, level] = stats.summarize(steady, percentiles=(0.5, 0.9, percentile))
-    overhead = max((r.overhead.per_iter_ns for r in rs if r.overhead), default=None)
-    valid[key, level] = stats.validity(s, claimed_percentiles=(percentile,), overhead_ns=overhead,
-                                       throttle_seen=any(r.throttle_seen for r in rs))
-    where = "each round in a fresh process" if isolate else "all rounds in this process"
-    report.samples(f"{key}.{level}", steady, description=f"steady-state latency of {key} at level {level}, "
-                   f"int64 ns, {len(rs)} rounds pooled in order (warmup excluded; {where})")
-    for p in (0.5, percentile):
-        q = s.estimate(p)
-        report.metric(f"{key}.{level}.{stats.percentile_label(p)}_ms", q.value, unit="ms", n=q.n,
-                      ci=(q.lower, q.upper) if q.bounded else None, valid=valid[key, level].valid and q.valid,
-                      note="; ".join(valid[key, level].reasons),
-                      description=f"{key} at level {level}: nearest-rank {stats.percentile_label(p).upper()}")
-    medians = ", ".join(f"{stats.quantile(r.steady_ns, 0.5) / 1e6:.2f}" for r in rs)
-    print(f"{key} {level:<9} n={s.n:<4} P50 {s.median_ms:7.2f} ms  P{percentile * 100:g} "
-          f"{s.estimate(percentile).value:7.2f} ms  CV {s.cv:5.1%}  round medians {medians} ms"
-          + ("" if valid[key, level].valid else "  INVALID: " + "; ".join(valid[key, level].reasons)))
-vs_off = {(k, lv): compare.compare_runs(pooled[k, "disable"], pooled[k, lv], percentile=0.5)
-          for k in short.values() for lv in levels[1:]}
-for (key, level), c in vs_off.items():
-    print(f"{key} {level}: P50 ratio to disable {c.ratio:.3f} [{c.lower:.3f}, {c.upper:.3f}] -> {c.verdict}")
+runs, verdicts = {}, {}
+for name, (path, shape) in models.items():
+    key = short[name]
+    runs[key] = run = run_rounds([Arm(lv, path, config(lv)) for lv in levels],
+                                 input_shapes={next(iter(feeds[key])): tuple(shape)}, rounds=n_rounds,
+                                 blocks=blocks, block_iters=block_iters, warmup_iters=warmup_iters, seed=seed)
+    run.report(key, percentiles=(0.5, percentile), ratios=False)
+    for lv in levels[1:]:
+        verdicts[key, lv] = speed_verdict(run.ratio("disable", lv, 0.5), run.aa(0.5), runner=RUNNER)
+    for arm in run.arms:
+        e = run.estimate(arm, 0.5)
+        print(f"{key} {arm:<16} P50 {e.value:7.2f} ms [{e.lower:.2f}, {e.upper:.2f}]  round P50s "
+              + ", ".join(f"{q.value:.2f}" for q in e.per_run) + f"  {e.judgement.state.value}")
+    for lv in levels[1:]:
+        v = verdicts[key, lv]
+        print(f"{key} {lv:<9} {v.outcome:<26} per-round ratios {', '.join(f'{x:.3f}' for x in v.ratio.per_round)}")
 
 # %%
-fig, alt = figures.compare_configs({f"{k} {lv}": s for (k, lv), s in summaries.items()}, 0.5,
-                                   title="P50 latency by model and optimization level")
+ratios = {}
+for key, run in runs.items():
+    ratios |= {f"{key} {lv}": verdicts[key, lv].ratio for lv in levels[1:]} | {f"{key} A/A": run.aa(0.5)}
+fig, alt = figures.round_ratios(ratios, title="P50 of each level / disable, per round (A/A: disable twice)")
 report.figure(fig, "median-by-level", alt=alt)
-
-# %%
-fig, alt = figures.compare_configs({f"{k} {lv}": s for (k, lv), s in summaries.items()}, percentile,
-                                   deadline_ms=deadline_ms,
-                                   title=f"P{percentile * 100:g} latency by model and optimization level")
-report.figure(fig, "tail-by-level", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner
 #
-# Per model and level: the P`percentile` deadline (PASS only when the whole interval is under
-# it), whether the outputs still match level "disable" within `output_tolerance`, and whether
-# the level is faster than "disable" at the median (by more than 5%, the ratio's whole interval
-# clearing it).
+# Per model and level: the P`percentile` deadline (PASS only when the whole deciding interval
+# is under it, no verdict when the estimate is invalid), whether the outputs still match level
+# "disable" within `output_tolerance`, and whether the level is faster than "disable" at the
+# median beyond this run's A/A noise floor.
 
 # %%
 max_diff = {}
-for key in short.values():
+for key, run in runs.items():
     for level in levels:
-        v = stats.slo_verdict(pooled[key, level], percentile, deadline_ms)
-        report.check(f"{key}.{level}.p{percentile * 100:g}-within-deadline", v.verdict,
-                     f"{key} at {level}: {v.reason}" + ("" if valid[key, level].valid else
-                     "; result invalid: " + "; ".join(valid[key, level].reasons)))
+        report.check(f"{key}.{level}.p{percentile * 100:g}-within-deadline",
+                     *deadline_check(run.estimate(level, percentile), deadline_ms, f"{key} at {level}"))
         if level == "disable":
             continue
         max_diff[key, level] = float(np.max(np.abs(outputs[key, level] - outputs[key, "disable"])))
         report.check(f"{key}.{level}.outputs-match", "PASS" if max_diff[key, level] <= output_tolerance else "FAIL",
                      f"largest |difference| from level disable {max_diff[key, level]:.2e} "
                      f"(tolerance {output_tolerance:g})")
-        c = vs_off[key, level]
-        report.check(f"{key}.{level}.faster-than-disable",
-                     {"faster": "PASS", "inconclusive": "INCONCLUSIVE"}.get(c.verdict, "FAIL"),
-                     f"{key} at {level} is {c.verdict}: {c.reason}")
+        report.check(f"{key}.{level}.faster-than-disable", verdicts[key, level].check, verdicts[key, level].sentence())
 
 # %% [markdown]
 # ## Conclusion on this runner
 #
-# Computed from the measurements above, not written in advance.
+# Generated from the verdicts above: each sentence is produced from the ratio over rounds, its
+# interval and the A/A noise floor, never written beside them.
 
 # %%
 lines = []
-for key in short.values():
-    off = summaries[key, "disable"]
-    best = min(levels, key=lambda lv: summaries[key, lv].median_ms)
+for key, run in runs.items():
+    off = run.estimate("disable", 0.5)
     lines.append(f"**{key}**: {sum(node_counts[key, 'disable'].values())} nodes unoptimized, "
-                 f"{sum(node_counts[key, levels[-1]].values())} at level {levels[-1]}; "
-                 f"P50 {off.median_ms:.2f} ms with optimization off.")
+                 f"{sum(node_counts[key, levels[-1]].values())} at level {levels[-1]}; P50 {off.value:.2f} ms "
+                 f"[{off.lower:.2f}, {off.upper:.2f}] with optimization off.")
     for level in levels[1:]:
-        up, down = fired[key, level]
-        c = vs_off[key, level]
-        how = {"faster": f"**{1 / c.ratio:.2f}x faster** than", "slower": f"**{c.ratio:.2f}x slower** than",
-               "same": "within 5% of", "inconclusive": "not clearly different from"}[c.verdict]
-        d_create = (np.median(create_ns[key, level]) - np.median(create_ns[key, "disable"])) / 1e6
-        saved_ms = off.median_ms - summaries[key, level].median_ms
+        (up, down), v, cr = fired[key, level], verdicts[key, level], create_ratio[key, level]
         news = ", ".join(f"{op} ({k})" for op, k in up.items()) or "no new operator types"
         gone = ", ".join(f"{op} ({k})" for op, k in down.items()) or "nothing"
-        text = (f"- {level}: adds {news}; removes {gone}. At the median it is {how} disable "
-                f"(ratio {c.ratio:.3f}, 95% CI [{c.lower:.3f}, {c.upper:.3f}]); session creation "
-                f"{d_create:+.0f} ms; outputs differ by at most {max_diff[key, level]:.1e}.")
-        if c.verdict == "faster" and d_create > 0 and saved_ms > 0:
+        text = (f"- {level}: adds {news}; removes {gone}. {v.sentence()} In-process session creation: "
+                f"{cr.sentence('creation time', smaller_is='quicker to create', larger_is='slower to create')} "
+                f"Outputs differ by at most {max_diff[key, level]:.1e}.")
+        d_create = (np.median(create_ns[key, level]) - np.median(create_ns[key, "disable"])) / 1e6
+        saved_ms = off.value - run.estimate(level, 0.5).value
+        if v.outcome == "faster" and cr.direction == "higher" and saved_ms > 0:
             text += f" The extra creation time is repaid after about {math.ceil(d_create / saved_ms)} inferences."
         lines.append(text)
     if "all" in levels and any("nchwc" in op for op in node_counts[key, "all"]):
         lines.append("- The graph saved at level all uses the NCHWc layout (`com.microsoft.nchwc`), chosen for this "
                      "CPU's vector width: ship it only to identical hardware, or save at extended and let each "
                      "device apply the layout at load.")
-    verdict = vs_off[key, best].verdict if best != "disable" else "same"
-    lines.append(f"- Fastest here: **{best}** (P50 {summaries[key, best].median_ms:.2f} ms)"
-                 + ("" if verdict == "faster" or best == "disable" else
-                    f", though its difference from disable is {verdict} at this sample size") + ".")
-invalid = [f"{k} {lv}" for (k, lv), v in valid.items() if not v.valid]
-if invalid:
-    lines.append(f"\nMarked invalid (see the checklist): {', '.join(invalid)}.")
-for key in short.values():
-    head_level = min(levels[1:], key=lambda lv: vs_off[key, lv].ratio)
-    c = vs_off[key, head_level]
-    reasons = [f"{lv}: {r}" for lv in ("disable", head_level) for r in valid[key, lv].reasons]
-    if not max_diff[key, head_level] <= output_tolerance:
-        reasons.append(f"outputs differ from level disable by {max_diff[key, head_level]:.1e} "
-                       f"(tolerance {output_tolerance:g})")
-    report.metric(f"headline.{key}_best_level_p50_ratio", c.ratio, unit="x",
-                  ci=(c.lower, c.upper) if c.lower > 0 and np.isfinite(c.upper) else None,
-                  n=int(min(pooled[key, "disable"].size, pooled[key, head_level].size)),
-                  valid=not reasons, note="; ".join(reasons),
-                  description=f"P50 of {next(pth.name for n, (pth, _) in models.items() if short[n] == key)} at graph optimization "
-                              f"level {head_level} / level disable (lower is faster)")
+    best, sentence = fastest([verdicts[key, lv] for lv in levels[1:]])
+    lines.append(f"- {sentence[0].upper()}{sentence[1:]}")
+    head = best.variant if best else min(levels[1:], key=lambda lv: verdicts[key, lv].ratio.ratio)
+    bad = max_diff[key, head] > output_tolerance
+    report.metric(f"headline.{key}_best_level_p50_ratio", unit="x", **verdicts[key, head].metric_fields(),
+                  invalid_because=(f"outputs differ from level disable by {max_diff[key, head]:.1e} (tolerance "
+                                   f"{output_tolerance:g})") if bad else (),
+                  description=f"P50 of {models_by_key[key].name} at graph optimization level {head} / level disable, "
+                              f"per round over {n_rounds} rounds (lower is faster); note: the verdict against the "
+                              "A/A noise floor")
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
@@ -419,4 +347,4 @@ display(Markdown("\n".join(lines)))
 #
 # Which fusions fire depends on the onnxruntime version and the model; which level is fastest
 # depends on the CPU (the NCHWc layout of level "all" needs vector units it can use). The node
-# table and the latency intervals above are what to compare with this page.
+# table and the ratios over rounds above are what to compare with this page.

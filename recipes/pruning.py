@@ -9,29 +9,26 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {n_iters: 60, warmup_iters: 5, n_rounds: 1, max_s_per_config: 1.0, isolate: false, width_multipliers: [1.0, 0.5]}
-#     expected_duration_s: 80
+#     quick: {n_rounds: 3, blocks: 4, block_iters: 5, warmup_iters: 5, width_multipliers: [1.0, 0.5]}
+#     expected_duration_s: 60
 #     timeout_cell_s: 600
 # ---
 
 # %% [markdown]
 # # Pruning: fewer channels against more zeros
 #
-# Pruning removes weights. There are two ways to do it, and on a CPU they have very different
-# effects on latency. **Structured** pruning removes whole channels: every convolution gets
-# narrower, the tensors get smaller and the dense kernels have less work. **Unstructured**
-# pruning (sparsity) sets individual weights to zero and keeps every shape: the model has as
-# few nonzero weights as the narrow one, but a dense kernel multiplies by the zeros anyway.
-# You will learn how to count parameters and FLOPs (dense and nonzero), how latency,
-# its percentiles and its variation change with each kind of pruning at the same density,
-# and, from this runner's data, when sparsity buys nothing on dense CPU kernels.
+# **Structured** pruning removes whole channels: every convolution gets narrower and the dense
+# kernels have less work. **Unstructured** pruning (sparsity) sets individual weights to zero
+# and keeps every shape: as few nonzero weights as the narrow model, but a dense kernel
+# multiplies by the zeros anyway. You will learn how to count parameters and FLOPs (dense and
+# nonzero), how latency changes with each kind of pruning at the same density, measured in
+# paired rounds against the dense model with an A/A noise floor, and, from this runner's data,
+# whether sparsity buys anything on dense CPU kernels.
 #
-# The model is **built in this recipe** with `onnx.helper`, not taken from a model zoo: the
-# comparison needs a network whose structure is controlled exactly (the same layers at
-# several widths, and copies with a chosen share of zeros). It is a plain convolutional
-# classifier: a stack of 3x3 convolutions with ReLU, global average pooling and a linear
-# layer, with random weights (latency does not depend on what the weights have learned).
-# What it does not show is the accuracy lost by pruning a trained model; that needs training.
+# The network is **built here** with `onnx.helper` so its structure is controlled exactly: 3x3
+# convolutions with ReLU, global average pooling and a linear layer, random weights (latency
+# does not depend on what weights have learned). It says nothing about the accuracy pruning
+# costs a trained model.
 
 # %% tags=["parameters"]
 input_shape = [1, 3, 160, 160]  # N, C, H, W of the image input
@@ -42,12 +39,11 @@ width_multipliers = [1.0, 0.75, 0.5, 0.25]  # structured pruning: share of chann
 channel_multiple = 8  # pruned widths are rounded to a multiple of this (what vector kernels like)
 deadline_ms = 20.0  # deadline of one inference
 percentile = 0.99  # the SLO: the `percentile` latency must be <= deadline_ms
-warmup_iters = 20  # timed and labelled warmup in each measuring process
-n_iters = 600  # steady-state iterations per configuration, over all rounds
-max_s_per_config = 10.0  # time cap per configuration over all rounds
-n_rounds = 2  # rounds over all configurations, each in a fresh process per round
-isolate = True  # time each configuration in a fresh process
-min_effect = 0.05  # a change smaller than 5% counts as "no change"
+warmup_iters = 20  # timed and labelled warmup of each configuration in each round
+n_rounds = 5  # rounds: fresh processes, each timing every configuration (and the A/A arm) interleaved
+blocks = 8  # blocks per configuration per round, in randomised balanced order
+block_iters = 48  # iterations per block (blocks x block_iters >= 368 per round for a valid P99)
+min_effect = 0.05  # a ratio whose whole interval is within 5% of 1 counts as "the same"
 intra_op_threads = 0  # 0 lets onnxruntime choose
 seed = 0
 
@@ -67,6 +63,7 @@ seed = 0
 # %%
 import gzip
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -76,11 +73,10 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 from onnx import TensorProto, helper, numpy_helper
 
-from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import figures, report
-from edgetiming.stats import compare
-from edgetiming.stats import quantiles as stats
+from edgetiming.stats.variants import against_work, deadline_check, fastest, speed_verdict
 
 figures.use_style()
 if len(base_channels) != len(strides):
@@ -90,8 +86,8 @@ if 1.0 not in width_multipliers:
 config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
 workdir = Path("pruning-models").resolve()
 workdir.mkdir(exist_ok=True)
-rng = np.random.default_rng(seed)
 n, c_in, height, width = input_shape
+RUNNER = os.environ.get("EDGETIMING_RUNNER")  # set by `edgetiming run`; else "this runner"
 
 
 def pruned_width(c: int, k: float) -> int:
@@ -159,20 +155,16 @@ def to_onnx(params: list, name: str) -> onnx.ModelProto:
 
 def counts(params: list) -> dict[str, float]:
     """Parameters (all and nonzero) and FLOPs (dense and nonzero; 2 per multiply-add)."""
-    h, w_ = height, width
-    total = nnz = flops = flops_nz = 0
-    for (w, b), s in zip(params[:-1], strides):
-        h, w_ = (h + 2 - 3) // s + 1, (w_ + 2 - 3) // s + 1
-        total += w.size + b.size
-        nnz += int(np.count_nonzero(w)) + b.size
-        flops += 2 * w.size * h * w_ * n
-        flops_nz += 2 * int(np.count_nonzero(w)) * h * w_ * n
-    w, b = params[-1]
-    total += w.size + b.size
-    nnz += int(np.count_nonzero(w)) + b.size
-    flops += 2 * w.size * n
-    flops_nz += 2 * int(np.count_nonzero(w)) * n
-    return {"params": total, "nonzero_params": nnz, "gflops": flops / 1e9, "nonzero_gflops": flops_nz / 1e9}
+    c, h, w_ = dict.fromkeys(("params", "nonzero_params", "gflops", "nonzero_gflops"), 0), height, width
+    for i, (w, b) in enumerate(params):
+        if i < len(strides):  # a 3x3 convolution, padding 1: each weight is used once per output pixel
+            h, w_ = (h - 1) // strides[i] + 1, (w_ - 1) // strides[i] + 1
+        uses, nz = n * (h * w_ if i < len(strides) else 1), int(np.count_nonzero(w))
+        c["params"] += w.size + b.size
+        c["nonzero_params"] += nz + b.size
+        c["gflops"] += 2 * w.size * uses / 1e9
+        c["nonzero_gflops"] += 2 * nz * uses / 1e9
+    return c
 
 
 full = full_weights(seed)
@@ -205,69 +197,49 @@ for label, cfg in configs.items():
 print("onnxruntime", ort.__version__)
 
 # %% [markdown]
-# ## Latency of each configuration
+# ## Latency of each configuration, in rounds
 #
-# The configurations take turns over `n_rounds` rounds, each turn in a fresh process
-# (`isolate`), so drift of the machine is spread over all of them; each stops after its share
-# of `n_iters` or of `max_s_per_config`. The input is the same seeded image for all.
+# Each round is a fresh process that opens every configuration and an **A/A arm** (the dense
+# model a second time), then times them in blocks in a randomised, balanced order on the same
+# seeded input, so a slow period of the machine hits every configuration alike. A ratio to the
+# dense model is computed per round and its interval over the rounds (Student t on the log
+# ratios); the A/A ratio is this run's noise floor, and a ratio inside it is "no detectable
+# difference".
 
 # %%
-feeds = {"x": rng.standard_normal(input_shape).astype(np.float32)}
-reference = ort.InferenceSession(str(configs["dense"]["path"]), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-iters_per_round = max(1, math.ceil(n_iters / n_rounds))
-runs: dict[str, list] = {label: [] for label in configs}
-for _ in range(n_rounds):
-    for label, cfg in configs.items():
-        runs[label].append(session_loop(str(cfg["path"]), feeds, session_config=config, isolate=isolate,
-                                        warmup_iters=warmup_iters, iters=iters_per_round,
-                                        duration_s=max_s_per_config / n_rounds, target_percentile=percentile))
-
-pooled, summaries, valid = {}, {}, {}
-for label, rs in runs.items():
-    steady = np.concatenate([r.steady_ns for r in rs])
-    pooled[label] = steady
-    s = summaries[label] = stats.summarize(steady, percentiles=(0.5, 0.9, percentile))
-    overhead = max((r.overhead.per_iter_ns for r in rs if r.overhead), default=None)
-    valid[label] = stats.validity(s, claimed_percentiles=(percentile,), overhead_ns=overhead,
-                                  throttle_seen=any(r.throttle_seen for r in rs))
-    where = "each round in a fresh process" if isolate else "all rounds in this process"
-    report.samples(label, steady, description=f"steady-state latency of {label}, int64 ns, {len(rs)} rounds "
-                   f"pooled in order (warmup excluded; {where})")
-    for p in (0.5, percentile):
-        q = s.estimate(p)
-        report.metric(f"{label}.{stats.percentile_label(p)}_ms", q.value, unit="ms", n=q.n,
-                      ci=(q.lower, q.upper) if q.bounded else None, valid=valid[label].valid and q.valid,
-                      note="; ".join(valid[label].reasons), description=f"{label}: nearest-rank "
-                      f"{stats.percentile_label(p).upper()}")
-    report.metric(f"{label}.cv", s.cv, description=f"{label}: coefficient of variation (std / mean)")
-    configs[label]["jitter_ms"] = s.estimate(percentile).value - s.median_ms
-    medians = ", ".join(f"{stats.quantile(r.steady_ns, 0.5) / 1e6:.2f}" for r in rs)
-    print(f"{label:<18} n={s.n:<5} P50 {s.median_ms:7.3f} ms  P{percentile * 100:g} {s.estimate(percentile).value:7.3f} ms"
-          f"  P{percentile * 100:g}-P50 {configs[label]['jitter_ms']:6.3f} ms  CV {s.cv:5.1%}  round medians {medians} ms"
-          + ("" if valid[label].valid else "  INVALID: " + "; ".join(valid[label].reasons)))
-
-vs_dense = {label: compare.compare_runs(pooled["dense"], pooled[label], percentile=0.5, min_effect=min_effect)
-            for label in configs if label != "dense"}
-for label, c in vs_dense.items():
-    print(f"{label:<18} P50 ratio to dense {c.ratio:.3f} [{c.lower:.3f}, {c.upper:.3f}] -> {c.verdict}")
+run = run_rounds([Arm(label, cfg["path"], config) for label, cfg in configs.items()],
+                 input_shapes={"x": tuple(input_shape)}, rounds=n_rounds, blocks=blocks, block_iters=block_iters,
+                 warmup_iters=warmup_iters, seed=seed)
+run.report("latency", percentiles=(0.5, percentile), ratios=False)
+aa = run.aa(0.5)
+vs_dense = {lb: speed_verdict(run.ratio("dense", lb, 0.5), aa, min_effect=min_effect, runner=RUNNER)
+            for lb in configs if lb != "dense"}
+work = {lb: cfg["nonzero_gflops"] / configs["dense"]["nonzero_gflops"] for lb, cfg in configs.items()}
+for arm in run.arms:
+    e, tail = run.estimate(arm, 0.5), run.estimate(arm, percentile)
+    print(f"{arm:<18} P50 {e.value:7.3f} ms [{e.lower:.3f}, {e.upper:.3f}]  P{percentile * 100:g} {tail.value:7.3f} ms"
+          f"  round P50s {', '.join(f'{q.value:.3f}' for q in e.per_run)}  {tail.judgement.state.value}")
+print(f"A/A: {aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}]")
+for lb, v in vs_dense.items():
+    print(f"{lb:<18} {v.outcome:<26} per-round {', '.join(f'{x:.3f}' for x in v.ratio.per_round)}")
 
 # %% [markdown]
 # ## Latency against work
 #
 # If latency followed the arithmetic, each point would sit on the dotted line through the dense
 # model: time proportional to the nonzero FLOPs. Structured models move left *and* down;
-# sparse models move left only in the FLOP count.
+# sparse models move left only in the FLOP count. Error bars are the deciding interval (the
+# wider of the within-round and between-round intervals).
 
 # %%
 def latency_vs_flops() -> tuple[Figure, str]:
     fig = Figure(figsize=(7.5, 4.5), layout="constrained")
     ax = fig.subplots()
-    dense = summaries["dense"].estimate(0.5)
+    est = {lb: run.estimate(lb, 0.5) for lb in configs}
     parts = []
     for kind, color, marker in (("structured", figures.PALETTE[0], "o"), ("sparse", figures.PALETTE[1], "s")):
         labels = ["dense"] + [lb for lb, cfg in configs.items() if cfg["kind"] == kind]
-        xs = [configs[lb]["nonzero_gflops"] for lb in labels]
-        qs = [summaries[lb].estimate(0.5) for lb in labels]
+        xs, qs = [configs[lb]["nonzero_gflops"] for lb in labels], [est[lb] for lb in labels]
         ax.errorbar(xs, [q.value for q in qs], yerr=[[q.value - q.lower for q in qs], [q.upper - q.value for q in qs]],
                     color=color, marker=marker, capsize=3, label=f"{kind} (P50, 95% CI)")
         for lb, x, q in zip(labels[1:], xs[1:], qs[1:]):
@@ -275,164 +247,85 @@ def latency_vs_flops() -> tuple[Figure, str]:
                         xytext=(6, 6) if kind == "sparse" else (6, -12))
             parts.append(f"{lb}: {x:.3f} nonzero GFLOPs, P50 {q.value:.3f} ms")
     xmax = configs["dense"]["nonzero_gflops"]
-    ax.plot([0, xmax], [0, dense.value], ":", color="#57606a", label="proportional to nonzero FLOPs")
+    ax.plot([0, xmax], [0, est["dense"].value], ":", color="#57606a", label="proportional to nonzero FLOPs")
     ax.set_xlim(0, xmax * 1.1)
-    ax.set_ylim(0, max(summaries[lb].estimate(0.5).upper for lb in configs) * 1.15)
+    ax.set_ylim(0, max(q.upper for q in est.values()) * 1.15)
     ax.set_xlabel("nonzero work (GFLOP per inference)")
     ax.set_ylabel("P50 latency (ms)")
     ax.set_title("Latency against nonzero FLOPs: structured vs sparse")
     ax.legend(loc="upper left", fontsize=8)
-    return fig, (f"P50 latency against nonzero GFLOPs; dense {xmax:.3f} GFLOPs at {dense.value:.3f} ms; "
+    return fig, (f"P50 latency against nonzero GFLOPs; dense {xmax:.3f} GFLOPs at {est['dense'].value:.3f} ms; "
                  + "; ".join(parts))
 
 
 fig, alt = latency_vs_flops()
 report.figure(fig, "latency-vs-flops", alt=alt)
-
-# %%
-fig, alt = figures.compare_configs(summaries, percentile, deadline_ms=deadline_ms,
-                                   title=f"P{percentile * 100:g} latency of each configuration")
-report.figure(fig, "tail-by-config", alt=alt)
-
-# %%
-def spread_figure() -> tuple[Figure, str]:
-    """Every configuration's steady-state samples: box P25-P75, median bar, line P1-P99."""
-    fig = Figure(figsize=(7.5, 0.5 * len(configs) + 1.8), layout="constrained")
-    ax = fig.subplots()
-    labels = list(configs)
-    data = [pooled[lb] / 1e6 for lb in labels]
-    for i, x in enumerate(data):  # drawn by hand: boxplot's keyword names differ across matplotlib versions
-        p1, p25, p50, p75, p99 = np.percentile(x, [1, 25, 50, 75, 99])
-        color = figures.PALETTE[i % len(figures.PALETTE)]
-        ax.plot([p1, p99], [i, i], color=color, linewidth=1.2)
-        ax.barh(i, p75 - p25, left=p25, height=0.5, color=color, alpha=0.35, edgecolor=color)
-        ax.plot([p50, p50], [i - 0.25, i + 0.25], color=color, linewidth=2.2)
-        out = x[(x < p1) | (x > p99)]
-        ax.plot(out, np.full(out.size, i), ".", color=color, markersize=2, alpha=0.5)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("latency (ms); box P25-P75, bar P50, line P1-P99, dots beyond")
-    ax.set_ylabel("configuration")
-    ax.set_title("Latency spread of each configuration")
-    parts = [f"{lb} IQR {np.percentile(d, 25):.3f}-{np.percentile(d, 75):.3f} ms, CV {summaries[lb].cv:.1%}"
-             for lb, d in zip(labels, data)]
-    return fig, "Spread of steady-state latency (box P25-P75, line P1-P99): " + "; ".join(parts)
-
-
-fig, alt = spread_figure()
-report.figure(fig, "spread", alt=alt)
+fig, alt = figures.round_ratios({lb: v.ratio for lb, v in vs_dense.items()}, aa,
+                                title="P50 of each pruned network / dense, per round")
+report.figure(fig, "ratio-to-dense", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner
 #
-# The P`percentile` deadline for every configuration (PASS only when the whole interval is
-# under it); for each pruned model, whether it is faster than the dense model at the median by
-# more than `min_effect` (the ratio's whole interval must clear it); and whether its output
-# is still finite.
+# The P`percentile` deadline for every configuration (PASS only when the whole deciding
+# interval is under it, no verdict when the estimate is invalid); for each pruned network,
+# whether it is faster than the dense one at the median beyond this run's A/A noise floor; and
+# whether every output is finite.
 
 # %%
-for label, cfg in configs.items():
-    v = stats.slo_verdict(pooled[label], percentile, deadline_ms)
-    report.check(f"{label}.p{percentile * 100:g}-within-deadline", v.verdict,
-                 f"{label}: {v.reason}" + ("" if valid[label].valid else "; result invalid: "
-                                           + "; ".join(valid[label].reasons)))
-for label, c in vs_dense.items():
-    cfg = configs[label]
-    flop_cut = 1 - cfg["nonzero_gflops"] / configs["dense"]["nonzero_gflops"]
-    report.check(f"{label}.faster-than-dense", {"faster": "PASS", "inconclusive": "INCONCLUSIVE"}.get(c.verdict, "FAIL"),
-                 f"{label} removes {flop_cut:.0%} of the nonzero FLOPs; at the median it is {c.verdict}: {c.reason}")
+for lb in configs:
+    report.check(f"{lb}.p{percentile * 100:g}-within-deadline", *deadline_check(run.estimate(lb, percentile),
+                                                                               deadline_ms, lb))
+for lb, v in vs_dense.items():
+    report.check(f"{lb}.faster-than-dense", v.check,
+                 f"{lb} removes {1 - work[lb]:.0%} of the nonzero FLOPs. {v.sentence()}")
 finite = all(np.isfinite(ort.InferenceSession(str(cfg["path"]), providers=["CPUExecutionProvider"])
-                         .run(None, feeds)[0]).all() for cfg in configs.values())
+                         .run(None, {"x": np.ones(input_shape, np.float32)})[0]).all() for cfg in configs.values())
 report.check("outputs-finite", "PASS" if finite else "FAIL",
              "every configuration produces finite outputs" if finite else "a configuration produced NaN or inf")
 
 # %% [markdown]
 # ## Conclusion on this runner
 #
-# Computed from the measurements above, not written in advance.
+# Generated from the verdicts above: each sentence is produced from the ratio over rounds, its
+# interval and the A/A noise floor, never written beside them.
 
 # %%
-d = summaries["dense"]
+d = run.estimate("dense", 0.5)
 lines = [(f"- Dense baseline: {configs['dense']['params']:,} parameters, {configs['dense']['gflops']:.3f} GFLOPs, "
-          f"P50 {d.median_ms:.3f} ms, P{percentile * 100:g} {d.estimate(percentile).value:.3f} ms.")]
-for label, cfg in configs.items():
-    if cfg["kind"] == "dense":
-        continue
-    c = vs_dense[label]
-    work = cfg["nonzero_gflops"] / configs["dense"]["nonzero_gflops"]
-    what = {"faster": f"**{1 / c.ratio:.2f}x faster**", "slower": f"**{c.ratio:.2f}x slower**",
-            "same": f"**no faster** (within {min_effect:.0%} of dense)",
-            "inconclusive": f"not clearly different (ratio {c.ratio:.2f})"}[c.verdict]
-    detail = (f"P50 ratio to dense {c.ratio:.3f}, 95% CI [{c.lower:.3f}, {c.upper:.3f}]; "
-              f"the ideal for its nonzero work would be {work:.2f}")
-    size = (f"file {cfg['size_mb']:.2f} MB ({cfg['gzip_mb']:.2f} MB gzipped) against "
-            f"{configs['dense']['size_mb']:.2f} MB ({configs['dense']['gzip_mb']:.2f} MB)")
-    lines.append(f"- {label}: {work:.0%} of the dense nonzero FLOPs; {what} ({detail}); {size}.")
-    if cfg["kind"] == "structured" and c.verdict == "faster":
-        lines[-1] += f" It turns {1 - work:.0%} less work into {1 - c.ratio:.0%} less time."
-sparse = {lb: vs_dense[lb].verdict for lb, cfg in configs.items() if cfg["kind"] == "sparse"}
-same = [lb for lb, v in sparse.items() if v in ("same", "slower")]
-unclear = [lb for lb, v in sparse.items() if v == "inconclusive"]
-if same:
-    zeros = ", ".join(f"{lb} ({1 - configs[lb]['density']:.0%} of weights zero)" for lb in same)
-    lines.append(f"- **Sparsity bought nothing** for {zeros} on this runner: the median is within "
-                 f"{min_effect:.0%} of the dense model's, or above it. "
-                 "onnxruntime's CPU convolution and GEMM kernels are dense, so a zero costs as much as any other "
-                 "weight; zeros only shrink the compressed file, unless a sparse kernel or a sparsity-aware "
-                 "runtime executes them.")
-far = [lb for lb in unclear
-       if vs_dense[lb].lower > configs[lb]["nonzero_gflops"] / configs["dense"]["nonzero_gflops"]]
-if unclear:
-    lines.append(f"- For {', '.join(unclear)} no speed-up could be shown, and the intervals are too wide to show "
-                 f"equivalence within {min_effect:.0%} either (more samples or a quieter machine would decide it).")
-if far:
-    lines.append("- Even so, each interval excludes the speed-up the nonzero work promises: "
-                 + "; ".join(f"{lb} takes at least {vs_dense[lb].lower:.2f} of the dense time where its nonzero "
-                             f"FLOPs would allow {configs[lb]['nonzero_gflops'] / configs['dense']['nonzero_gflops']:.2f}"
-                             for lb in far)
-                 + ". **Sparsity bought at most a small fraction of what its zeros promise on these dense kernels.**")
-sparse_faster = [lb for lb, v in sparse.items() if v == "faster"]
-if sparse_faster:
-    lines.append(f"- Sparse models measured faster here: {', '.join(sparse_faster)}. Check why before relying on it "
-                 "(a runtime with sparse kernels, denormal effects, or drift of the machine between runs).")
-struct = [lb for lb, cfg in configs.items() if cfg["kind"] == "structured"]
-if struct:
-    best = min(struct, key=lambda lb: summaries[lb].median_ms)
-    lines.append(f"- To cut latency by pruning on this runner, remove channels: {best} is the fastest, "
-                 f"P50 {summaries[best].median_ms:.3f} ms; its accuracy has to be recovered by fine-tuning.")
-cvs = {lb: summaries[lb].cv for lb in configs}
-lines.append("- Variation (CV) ranges from " + f"{min(cvs.values()):.1%} ({min(cvs, key=cvs.get)}) to "
-             f"{max(cvs.values()):.1%} ({max(cvs, key=cvs.get)}); shorter inferences are more exposed to "
-             "scheduler noise in relative terms.")
-invalid = [lb for lb, v in valid.items() if not v.valid]
-if invalid:
-    lines.append(f"- Marked invalid (see the checklist): {', '.join(invalid)}.")
-
-
-def headline_ratio(name: str, label: str, description: str) -> None:
-    """P50 ratio of `label` against the dense model, with the validity of both runs."""
-    c = vs_dense[label]
-    reasons = [f"{lb}: {r}" for lb in ("dense", label) for r in valid[lb].reasons]
-    if not finite:
-        reasons.append("a configuration produced NaN or inf")
-    report.metric(name, c.ratio, unit="x", ci=(c.lower, c.upper) if c.lower > 0 and np.isfinite(c.upper) else None,
-                  n=int(min(pooled["dense"].size, pooled[label].size)), valid=not reasons, note="; ".join(reasons),
-                  description=description)
-
-
-if struct:
-    head_struct = min(struct, key=lambda lb: vs_dense[lb].ratio)
-    headline_ratio("headline.structured_p50_ratio", head_struct,
-                   f"P50 of the network with {configs[head_struct]['k']:.0%} of its channels kept (structured pruning) "
-                   "/ the dense network (lower is faster)")
-    twin = next((lb for lb, cfg in configs.items() if cfg["kind"] == "sparse" and cfg["k"] == configs[head_struct]["k"]),
-                None)
-    if twin is not None:
-        headline_ratio("headline.sparse_p50_ratio", twin,
-                       f"P50 of the full-width network with {1 - configs[twin]['density']:.0%} of its weights zero "
-                       f"(unstructured pruning, as many nonzero weights as {head_struct}) / the dense network "
-                       "(lower is faster)")
+          f"P50 {d.value:.3f} ms [{d.lower:.3f}, {d.upper:.3f}] over {d.runs} rounds; noise floor: A/A ratio "
+          f"{aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}].")]
+for lb, v in vs_dense.items():
+    cfg = configs[lb]
+    lines.append(f"- {lb} ({work[lb]:.0%} of the dense nonzero FLOPs; file {cfg['size_mb']:.2f} MB, "
+                 f"{cfg['gzip_mb']:.2f} MB gzipped, against {configs['dense']['size_mb']:.2f} MB and "
+                 f"{configs['dense']['gzip_mb']:.2f} MB): {v.sentence()} For its work, {against_work(v, work[lb])}")
+sparse = [v for lb, v in vs_dense.items() if configs[lb]["kind"] == "sparse"]
+if sparse and not any(v.outcome == "faster" for v in sparse):
+    lines.append("- No sparse copy was detectably faster than the dense network here. onnxruntime's CPU convolution "
+                 "and GEMM kernels are dense, so a zero costs as much as any other weight; zeros shrink only the "
+                 "compressed file unless a sparse kernel or a sparsity-aware runtime executes them.")
+elif sparse:
+    lines.append(f"- Sparse copies measured faster here ({', '.join(v.variant for v in sparse if v.outcome == 'faster')})"
+                 ": check why before relying on it (a runtime with sparse kernels, or denormal effects).")
+best, sentence = fastest([v for lb, v in vs_dense.items() if configs[lb]["kind"] == "structured"])
+if best is not None:
+    lines.append(f"- To cut latency by pruning, remove channels: {sentence} Its accuracy has to be recovered by "
+                 "fine-tuning.")
 display(Markdown("\n".join(lines)))
+
+structured_ = [lb for lb, cfg in configs.items() if cfg["kind"] == "structured"]
+if structured_:
+    head = min(structured_, key=lambda lb: vs_dense[lb].ratio.ratio)
+    twin = next((lb for lb, cfg in configs.items() if cfg["kind"] == "sparse" and cfg["k"] == configs[head]["k"]))
+    for name, lb, what in (
+            ("structured", head, f"the network with {configs[head]['k']:.0%} of its channels kept (structured pruning)"),
+            ("sparse", twin, (f"the full-width network with {1 - configs[twin]['density']:.0%} of its weights zero "
+                              f"(unstructured pruning, as many nonzero weights as {head})"))):
+        report.metric(f"headline.{name}_p50_ratio", unit="x", **vs_dense[lb].metric_fields(),
+                      invalid_because=() if finite else "a configuration produced NaN or inf",
+                      description=f"P50 of {what} / the dense network, per round over {n_rounds} rounds "
+                                  "(lower is faster); note: the verdict against the A/A noise floor")
 
 # %% [markdown]
 # ## On your own device

@@ -35,6 +35,7 @@ __all__ = [
     "collect",
     "default_runner_name",
     "fingerprint_hash",
+    "isa_flags",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -87,6 +88,12 @@ def _cpu() -> dict[str, Any]:
         "logical_cores": os.cpu_count() or NOT_AVAILABLE,
         "usable_cores": affinity,
     }
+
+
+def isa_flags() -> list[str]:
+    """The vector and matrix extensions the kernel reports for this CPU (empty when it reports none)."""
+    flags = _cpu()["isa_flags"]
+    return flags if isinstance(flags, list) else []
 
 
 def _memory_bytes() -> Any:

@@ -133,10 +133,13 @@ class RoundsRun:
         lo, hi = ratio.interval.lower, ratio.interval.upper
         return hi < aa.interval.lower or lo > aa.interval.upper  # type: ignore[operator]
 
-    def report(self, name: str, *, percentiles: tuple[float, ...] = (0.5, 0.99), slug: Any = None) -> None:
+    def report(self, name: str, *, percentiles: tuple[float, ...] = (0.5, 0.99), slug: Any = None,
+               ratios: bool = True) -> None:
         """Raw samples (with round and block), per-arm percentiles with both intervals, ratios to the baseline.
 
         ``slug`` maps an arm name to the metric key used for it (default: lower-case, spaces to '-').
+        ``ratios=False`` leaves the ratio metrics to the caller (a recipe that reports them with
+        its verdict against the A/A arm, so the page cannot show two readings of one ratio).
         """
         key = slug or arm_key
         for arm in self.arms:
@@ -154,7 +157,7 @@ class RoundsRun:
                                             "the wider of the within-run exact interval and the between-round one")
             report.metric(f"{name}.{k}.cpu_ms_per_inference", self.cpu_ms_per_inference(arm), unit="ms",
                           description=f"{arm}: CPU time of the process per inference (user+system, all threads)")
-        for arm in self.arms:
+        for arm in self.arms if ratios else ():
             if arm == self.baseline:
                 continue
             for p in percentiles:

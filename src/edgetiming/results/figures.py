@@ -32,6 +32,7 @@ from edgetiming.stats.quantiles import (
     percentile_label,
     quantile_ci,
 )
+from edgetiming.stats.repeated import RatioEstimate
 from edgetiming.stats.validity import INTERFERENCE_LIMIT
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "log_ticks",
     "per_process",
     "png_bytes",
+    "round_ratios",
     "tail_plot",
     "timeline",
     "timeline_with_interference",
@@ -713,3 +715,58 @@ def per_process(
         ax.set_title(title or "One dot per fresh process, bar = median")
         ax.legend(loc="upper left", fontsize=8)
     return fig, "One dot per fresh process, bar at the median: " + "; ".join(parts)
+
+
+def round_ratios(
+    ratios: Mapping[str, RatioEstimate],
+    aa: RatioEstimate | None = None,
+    *,
+    quantity: str = "P50",
+    title: str = "",
+) -> tuple[Figure, str]:
+    """Paired ratios to a baseline: one dot per round, the ratio with its interval over rounds,
+    and the A/A ratio's interval as a grey band (the run's noise floor); log scale, 1 marked.
+
+    Examples
+    --------
+    >>> from edgetiming.stats.repeated import paired_ratio
+    >>> aa = paired_ratio([10, 11, 10, 12, 10], [10.1, 11.2, 9.8, 12.1, 10])
+    >>> round_ratios({"int8": paired_ratio([10, 11, 10, 12, 10], [15, 16, 15, 18, 15])}, aa)[1][:60]
+    'P50 ratio to the baseline per round (5 rounds) with 95% inte'
+    """
+    if not ratios:
+        raise ValueError("ratios is empty")
+    items = list(ratios.items()) + ([("A/A (baseline twice)", aa)] if aa is not None else [])
+    rounds = max(r.rounds for _, r in items)
+    conf = items[0][1].interval.confidence
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((7.0, 0.5 * len(items) + 1.9))
+        if aa is not None and aa.interval.known:
+            ax.axvspan(aa.interval.lower, aa.interval.upper, color="#d0d7de", alpha=0.6, zorder=0,
+                       label=f"A/A {conf:.0%} interval (noise floor)")
+        ax.axvline(1.0, color="#57606a", linewidth=1.0, zorder=1)
+        parts, values = [], []
+        for i, (label, r) in enumerate(items):
+            color = "#57606a" if r is aa else PALETTE[i % len(PALETTE)]
+            ax.plot(r.per_round, [i] * r.rounds, "o", color=color, alpha=0.45, markersize=5,
+                    label="one round" if i == 0 else None)
+            iv = r.interval
+            if iv.known:
+                ax.plot([iv.lower, iv.upper], [i, i], color=color, linewidth=2.4, solid_capstyle="butt")
+                values += [iv.lower, iv.upper]
+            ax.plot([r.ratio], [i], "D", color=color, markersize=7, markeredgecolor=_TEXT)
+            values += [r.ratio, *r.per_round]
+            span = f"[{iv.lower:.3g}, {iv.upper:.3g}]" if iv.known else "[unknown]"
+            parts.append(f"{label} {r.ratio:.3g} {span} ({r.direction})")
+        ax.set_xscale("log")
+        lo, hi = min(values + [1.0]), max(values + [1.0])
+        ax.set_xlim(lo / 1.08, hi * 1.08)
+        log_ticks(ax, "x")
+        ax.set_yticks(range(len(items)), [label for label, _ in items])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{quantity} ratio to the baseline (log scale; below 1 is faster)")
+        ax.set_title(title or f"{quantity} ratio to the baseline, per round")
+        ax.legend(loc="best", fontsize=8)
+    alt = (f"{quantity} ratio to the baseline per round ({rounds} rounds) with {conf:.0%} intervals over rounds: "
+           + "; ".join(parts))
+    return fig, alt
