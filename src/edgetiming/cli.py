@@ -144,7 +144,8 @@ def _tune(args: argparse.Namespace) -> int:
         tuner.tune(args.model, out=args.out or f"tune-{args.model.replace(':', '-').replace('/', '_')}",
                    deadline_ms=args.deadline_ms, percentile=args.percentile, accuracy_floor=args.accuracy_floor,
                    budget_minutes=args.budget_minutes, input_shape=args.input_shape,
-                   open_loop_hz=args.open_loop, arrivals=args.arrivals, seed=args.seed)
+                   open_loop_hz=args.open_loop, arrivals=args.arrivals, seed=args.seed,
+                   precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()))
     except (tuner.TuneError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     tun.add_argument("--open-loop", type=float, metavar="RATE_HZ", help="tune for a stream at this rate instead of back-to-back calls")
     tun.add_argument("--arrivals", choices=("periodic", "poisson"), default="periodic", help="arrivals of --open-loop")
     tun.add_argument("--out", help="output folder; the same folder resumes a killed run (default tune-MODEL)")
+    tun.add_argument("--precisions", default="fp32,int8-dynamic,int8-static",
+                     help="precisions searched (default fp32,int8-dynamic,int8-static)")
     tun.add_argument("--seed", type=int, default=0, help="seed of the sampler and the round orders")
     tun.set_defaults(func=_tune)
     return parser

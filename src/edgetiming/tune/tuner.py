@@ -195,6 +195,10 @@ def tune(
     percentile after about four rounds, capped at about 2.5 s of calls).
     """
     t_start = time.perf_counter()
+    unknown = [p for p in precisions if p != "fp32" and p not in _INT8]
+    if unknown or "fp32" not in precisions:
+        raise TuneError(f"precisions {list(precisions)}: fp32 must be one of them (it is the reference) and the "
+                        f"others among {', '.join(_INT8)}")
     budget_s = float(budget_minutes) * 60.0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -533,7 +537,7 @@ def _estimates(samples: dict[str, list[np.ndarray]], keys: list[str], p: float, 
 def _verdict(e: RepeatedEstimate, deadline_ms: float | None, p: float) -> dict[str, Any]:
     label = percentile_label(p).upper()
     if deadline_ms is None:
-        return {"state": "no deadline", "text": "no deadline given"}
+        return {"state": "no deadline", "text": "has no verdict: no deadline was given"}
     d = deadline_ms * 1e6
     if math.isfinite(e.upper) and e.upper <= d:
         return {"state": "meets", "text": f"meets the {deadline_ms:g} ms deadline at {label}: the interval's upper "
