@@ -10,7 +10,7 @@
 #     name: python3
 #   edgetiming:
 #     quick: {budget_minutes: 1.0, rec_budget_minutes: 1.0}
-#     expected_duration_s: 900
+#     expected_duration_s: 200
 #     timeout_cell_s: 900
 # ---
 
