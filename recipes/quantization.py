@@ -162,25 +162,9 @@ print(f"{n_calib} calibration inputs per model")
 # completeness.
 
 # %%
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    QuantFormat,
-    QuantType,
-    quantize_dynamic,
-    quantize_static,
-)
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import quantize_static
 
-
-class Feeds(CalibrationDataReader):
-    """Hands the rendered calibration inputs to the calibrator, one feed dict at a time."""
-
-    def __init__(self, name: str, inputs: list[np.ndarray]) -> None:
-        self._it = iter([{name: x} for x in inputs])
-
-    def get_next(self):
-        return next(self._it, None)
-
+from edgetiming.workload.quantize import prepare, quantize_variant
 
 has_cache = "calibration_cache_path" in inspect.signature(quantize_static).parameters
 paths: dict[str, dict[str, Path]] = {k: {"fp32": p} for k, p in models.items()}
@@ -190,29 +174,15 @@ for key, src in models.items():
     if len(variants) == 1:
         break
     t0 = time.perf_counter()
-    proto = onnx.load(str(src))
-    opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
-    if opset < 13:
-        proto = onnx.version_converter.convert_version(proto, 13)
-    raised = workdir / f"{key}-opset13.onnx"
-    onnx.save(proto, str(raised))
-    pre = workdir / f"{key}-pre.onnx"
-    quant_pre_process(str(raised), str(pre), skip_symbolic_shape=True)
+    pre = prepare(src, workdir, key)  # opset raised to 13 where lower, then quant_pre_process
     build_s[key]["pre-process"] = time.perf_counter() - t0
-    input_name = proto.graph.input[0].name
     cache = workdir / f"{key}-calibration.json"
     cache.unlink(missing_ok=True)
     for variant in variants[1:]:
         out = workdir / f"{key}-{variant}.onnx"
         t0 = time.perf_counter()
         try:
-            if variant == "dynamic":
-                quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8)
-            else:
-                extra = {"calibration_cache_path": str(cache)} if has_cache else {}
-                quantize_static(str(pre), str(out), Feeds(input_name, calib[key]),
-                                quant_format=QuantFormat.QDQ, per_channel=variant.endswith("channel"),
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, **extra)
+            quantize_variant(pre, out, variant, calib[key], cache=cache)
             ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # it must load
             paths[key][variant] = out
         except Exception as exc:  # noqa: BLE001 (a variant this onnxruntime cannot make or load is reported)

@@ -1,4 +1,5 @@
-"""The ``edgetiming`` command line, in workflow order: selftest, run, site, serve, validate, compare.
+"""The ``edgetiming`` command line, in workflow order: selftest, run, site, serve, validate, compare, tune,
+rejudge.
 
 Every command exits non-zero on failure with a message naming the file and the fix.
 """
@@ -20,6 +21,7 @@ from edgetiming.run import executor
 from edgetiming.run import recipe as recipes
 from edgetiming.run.progress import ConsoleProgress, format_duration
 from edgetiming.site import build as site
+from edgetiming.tune import tuner
 
 __all__ = ["main"]
 
@@ -182,6 +184,19 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune(args: argparse.Namespace) -> int:
+    try:
+        tuner.tune(args.model, out=args.out or f"tune-{args.model.replace(':', '-').replace('/', '_')}",
+                   deadline_ms=args.deadline_ms, percentile=args.percentile, accuracy_floor=args.accuracy_floor,
+                   budget_minutes=args.budget_minutes, input_shape=args.input_shape,
+                   open_loop_hz=args.open_loop, arrivals=args.arrivals, seed=args.seed,
+                   precisions=tuple(p.strip() for p in args.precisions.split(",") if p.strip()))
+    except (tuner.TuneError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgetiming", description="Edge ML inference timing: run recipes, build the site.")
     parser.add_argument("--debug", action="store_true",
@@ -241,6 +256,22 @@ def build_parser() -> argparse.ArgumentParser:
     rj = sub.add_parser("rejudge", help="re-judge a version-1 runner bundle (CV rule) under today's validity rule")
     rj.add_argument("runner_dir", help="one runner's folder, e.g. reference/server-16c")
     rj.set_defaults(func=_rejudge)
+
+    tun = sub.add_parser("tune", help="find the configuration with the lowest proven tail latency under an accuracy floor")
+    tun.add_argument("model", help="an .onnx file or rapidocr:det, rapidocr:rec, rapidocr:cls")
+    tun.add_argument("--deadline-ms", type=float, help="the deadline the verdict is about")
+    tun.add_argument("--percentile", type=float, default=0.99, help="the percentile tuned for (default 0.99)")
+    tun.add_argument("--accuracy-floor", metavar="METRIC=VALUE",
+                     help="iou=0.95 (detector), cer=0.05 (recognizer), acc=0.95 (classifier), agree=0.99 (any)")
+    tun.add_argument("--budget-minutes", type=float, default=5.0, help="wall-clock budget (default 5)")
+    tun.add_argument("--input-shape", help="the input shape deployed, e.g. 1,3,320,320")
+    tun.add_argument("--open-loop", type=float, metavar="RATE_HZ", help="tune for a stream at this rate instead of back-to-back calls")
+    tun.add_argument("--arrivals", choices=("periodic", "poisson"), default="periodic", help="arrivals of --open-loop")
+    tun.add_argument("--out", help="output folder; the same folder resumes a killed run (default tune-MODEL)")
+    tun.add_argument("--precisions", default="fp32,int8-dynamic,int8-static",
+                     help="precisions searched (default fp32,int8-dynamic,int8-static)")
+    tun.add_argument("--seed", type=int, default=0, help="seed of the sampler and the round orders")
+    tun.set_defaults(func=_tune)
     return parser
 
 

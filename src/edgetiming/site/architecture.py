@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "stats": 0, "host": 0, "workload": 0,
     "results": 1,
     "measure": 2,
-    "run": 3, "casestudies": 3,
+    "run": 3, "casestudies": 3, "tune": 3,
     "site": 4,
     "cli": 5,
 }
