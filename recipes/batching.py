@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {batch_sizes: [1, 4, 8], sweep_s_per_size: 0.25, loads: [0.4, 1.1], n_requests: 150, rounds: 2}
+#     quick: {batch_sizes: [1, 2, 4, 8, 16, 32], sweep_s_per_size: 0.25, loads: [0.4, 1.1], n_requests: 150, rounds: 2}
 #     expected_duration_s: 90
 #     timeout_cell_s: 600
 # ---

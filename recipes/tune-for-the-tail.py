@@ -52,6 +52,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
+from edgetiming.measure.rounds import arm_key
 from edgetiming.results import report
 from edgetiming.tune import snippet, tune
 from edgetiming.tune.tuner import race_figure
@@ -80,7 +81,7 @@ for key, rep in results.items():
         if not row.get("runs"):
             continue
         state = row["state"]
-        report.metric(f"{key}.{row['key']}.{label}_ms", row["p_ms"], unit="ms",
+        report.metric(f"{key}.{arm_key(row['key'])}.{label}_ms", row["p_ms"], unit="ms",
                       ci=(row["p_lower_ms"], row["p_upper_ms"]) if row["p_upper_ms"] is not None
                       and row["p_lower_ms"] is not None else None, n=row["n"], runs=row["runs"],
                       invalid_because=row["state_reasons"] if state == "invalid" else (),

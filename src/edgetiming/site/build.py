@@ -286,19 +286,16 @@ def generate(
         downloads = {f"{recipe.slug}.py": f"downloads/{recipe.slug}.py", f"{recipe.slug}.ipynb": f"downloads/{recipe.slug}.ipynb"}
         result = by_runner[primary].results.get(recipe.slug) if primary else None
         if result is None and primary and recipe.slug in damaged_results:
-            page = f"recipes/{recipe.slug}.md"
-            (docs_dir / page).write_text(damaged.page_markdown(recipe.title, recipe.slug, primary,
-                                                               damaged_results[recipe.slug]), encoding="utf-8")
+            page = _text_page(docs_dir, recipe.slug, damaged.page_markdown(recipe.title, recipe.slug, primary,
+                                                                           damaged_results[recipe.slug]))
             index_rows.append((recipe, None, page))
         elif result is None:
-            page = f"recipes/{recipe.slug}.md"
-            (docs_dir / page).write_text(
+            page = _text_page(
+                docs_dir, recipe.slug,
                 f"# {recipe.title}\n\nThis recipe has no result on runner `{primary or 'none'}` yet. "
                 f"Run it with `edgetiming run recipes/{recipe.slug}.py`.\n\n"
                 f"Download: [{recipe.slug}.py](downloads/{recipe.slug}.py) · "
-                f"[{recipe.slug}.ipynb](downloads/{recipe.slug}.ipynb)\n",
-                encoding="utf-8",
-            )
+                f"[{recipe.slug}.ipynb](downloads/{recipe.slug}.ipynb)\n")
             index_rows.append((recipe, None, page))
         else:
             stale = recipe.version(result.parameters) != result.recipe_version
@@ -377,6 +374,15 @@ def generate(
             plugin["mkdocs-jupyter"]["cache_dir"] = str(build_dir / ".cache" / "mkdocs-jupyter")
     store.atomic_write_bytes(report.config_path, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
     return report
+
+
+def _text_page(docs_dir: Path, slug: str, markdown: str) -> str:
+    """A recipe page without a result, as a one-cell notebook, so links to ``recipes/<slug>.ipynb`` hold."""
+    page = f"recipes/{slug}.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, docs_dir / page)
+    return page
 
 
 def _claims(docs_dir: Path, bundles: list[store.RunnerBundle], primary: str | None, pages: dict[str, str],
