@@ -73,7 +73,7 @@ from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
 from edgetiming.results import figures, report
 from edgetiming.stats.repeated import paired_ratio
-from edgetiming.stats.variants import deadline_check, fastest, speed_verdict
+from edgetiming.stats.variants import fastest, speed_verdict
 from edgetiming.workload.models import resolve, sha256_file
 from edgetiming.workload.ocrdata import det_input, line_dataset, rec_input, render_page
 
@@ -284,8 +284,8 @@ report.figure(fig, "median-by-level", alt=alt)
 max_diff = {}
 for key, run in runs.items():
     for level in levels:
-        report.check(f"{key}.{level}.p{percentile * 100:g}-within-deadline",
-                     *deadline_check(run.estimate(level, percentile), deadline_ms, f"{key} at {level}"))
+        report.slo_check(f"{key}.{level}.p{percentile * 100:g}-within-deadline",
+                         f"{key} at level {level}", run.estimate(level, percentile), deadline_ms)
         if level == "disable":
             continue
         max_diff[key, level] = float(np.max(np.abs(outputs[key, level] - outputs[key, "disable"])))

@@ -76,7 +76,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import figures, report
-from edgetiming.stats.variants import against_work, deadline_check, fastest, speed_verdict
+from edgetiming.stats.variants import against_work, fastest, speed_verdict
 
 figures.use_style()
 if len(base_channels) != len(strides):
@@ -274,8 +274,8 @@ report.figure(fig, "ratio-to-dense", alt=alt)
 
 # %%
 for lb in configs:
-    report.check(f"{lb}.p{percentile * 100:g}-within-deadline", *deadline_check(run.estimate(lb, percentile),
-                                                                               deadline_ms, lb))
+    report.slo_check(f"{lb}.p{percentile * 100:g}-within-deadline", f"Network {lb}", run.estimate(lb, percentile),
+                     deadline_ms)
 for lb, v in vs_dense.items():
     report.check(f"{lb}.faster-than-dense", v.check,
                  f"{lb} removes {1 - work[lb]:.0%} of the nonzero FLOPs. {v.sentence()}")

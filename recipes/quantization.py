@@ -82,7 +82,7 @@ from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats.quantiles import proportion_ci
-from edgetiming.stats.variants import deadline_check, speed_verdict, tradeoff
+from edgetiming.stats.variants import speed_verdict, tradeoff
 from edgetiming.workload.models import resolve, sha256_file
 from edgetiming.workload.ocrdata import (
     CtcDecoder,
@@ -110,6 +110,7 @@ workdir.mkdir(exist_ok=True)
 models = {key: resolve(m) for key, m in (("det", det_model), ("rec", rec_model)) if m}
 if not models:
     raise ValueError("det_model and rec_model are both empty: give at least one model")
+MODEL_NAMES = {"det": "Detector", "rec": "Recognizer"}
 shapes = {"det": tuple(det_input_shape), "rec": tuple(rec_input_shape)}
 for key, path in models.items():
     print(f"{key}: {path.name} ({path.stat().st_size / 1e6:.2f} MB, sha256 {sha256_file(path)[:12]}...)")
@@ -416,8 +417,8 @@ for key in models:
         if variant in failed[key]:
             report.check(f"{key}.{variant}.quantized", "FAIL", failed[key][variant])
             continue
-        report.check(f"{key}.{variant}.p{percentile * 100:g}-within-deadline",
-                     *deadline_check(runs[key].estimate(variant, percentile), deadline_ms, f"{key} {variant}"))
+        report.slo_check(f"{key}.{variant}.p{percentile * 100:g}-within-deadline",
+                         f"{MODEL_NAMES[key]} {variant}", runs[key].estimate(variant, percentile), deadline_ms)
         if variant == "fp32":
             continue
         report.check(f"{key}.{variant}.faster-than-fp32", speed[key, variant].check, speed[key, variant].sentence())

@@ -148,12 +148,8 @@ def _header_html(result: Result, *, stale: bool, runner_href: str, downloads: di
         parts.append(f'<p class="et-error"><strong>{_esc(result.error["kind"])}</strong>: '
                      f'{_esc(result.error["message"])}</p>')
     if result.checks:
-        parts.append('<p><strong>SLO checklist on this runner</strong></p><ul class="et-checks">')
-        for check in result.checks:
-            verdict = check["verdict"]
-            parts.append(f'<li><span class="et-verdict et-{verdict.lower()}">{_esc(verdict)}</span> '
-                         f'{_esc(check["name"])}: {_esc(check["detail"])}</li>')
-        parts.append("</ul>")
+        parts.append('<p><strong>SLO checklist on this runner</strong></p>')
+        parts += checklist_html(result.checks)
     if result.metrics:
         legacy = f" ({LEGACY_RULE_LABEL})" if result.legacy else ""
         parts.append(f"<details><summary>Reported metrics{_esc(legacy)}</summary>"
@@ -374,6 +370,45 @@ def generate(
             plugin["mkdocs-jupyter"]["cache_dir"] = str(build_dir / ".cache" / "mkdocs-jupyter")
     store.atomic_write_bytes(report.config_path, yaml.safe_dump(config, sort_keys=False).encode("utf-8"))
     return report
+
+
+def _humanize(name: str) -> str:
+    """A check's identifier as words: "det.fp32.p99-within-deadline" -> "Det fp32 p99 within deadline"."""
+    words = name.replace(".", " ").replace("-", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def checklist_html(checks: list[dict[str, Any]]) -> list[str]:
+    """SLO checklist items for people: the sentence first, then the evidence, the fine print folded.
+
+    A state reason shared by two or more items is said once, above them. Items written before
+    checks carried a sentence lead with their identifier in words and the verdict.
+    """
+    counts: dict[str, int] = {}
+    for c in checks:
+        for r in c.get("reasons", ()):
+            counts[r] = counts.get(r, 0) + 1
+    shared = [r for r, k in counts.items() if k > 1]
+    out = []
+    if shared:
+        out.append('<p class="et-shared-reasons">Several items below rest on numbers with these reasons: '
+                   + "; ".join(_esc(r) for r in shared) + ".</p>")
+    out.append('<ul class="et-checks">')
+    for c in checks:
+        verdict = c["verdict"]
+        badge = f'<span class="et-verdict et-{verdict.lower()}">{_esc(verdict.replace("_", " "))}</span>'
+        sentence = c.get("sentence") or f"{_humanize(c['name'])}: {verdict.replace('_', ' ')}"
+        evidence = c.get("evidence") or ("" if c.get("sentence") else c.get("detail", ""))
+        own = [r for r in c.get("reasons", ()) if r not in shared]
+        fine = [x for x in (c.get("fine_print", ""), "; ".join(own)) if x]
+        fine.append(f"check <code>{_esc(c['name'])}</code>")
+        out.append(f"<li>{badge} {_esc(sentence)}" + (f'<br><span class="et-evidence">{_esc(evidence)}</span>'
+                                                         if evidence else "")
+                   + f'<details class="et-fine-print"><summary>How this was decided</summary>'
+                   + "<br>".join(x if x.startswith("check <code>") else _esc(x) for x in fine)
+                   + "</details></li>")
+    out.append("</ul>")
+    return out
 
 
 def _text_page(docs_dir: Path, slug: str, markdown: str) -> str:

@@ -134,9 +134,9 @@ def runner_page(bundle: store.RunnerBundle, *, current_versions: dict[str, Any],
             )
         checks = [(slug, c) for slug, r in sorted(bundle.results.items()) for c in r.checks]
         if checks:
-            lines += ["", "## SLO checks evaluated on this runner", "", "| Recipe | Check | Verdict | Detail |",
-                      "|---|---|---|---|"]
-            lines += [f"| `{slug}` | `{_esc(c['name'])}` | {_verdict_badge(c['verdict'])} | {_cell(c['detail'])} |"
+            lines += ["", "## SLO checks evaluated on this runner", "", "| Recipe | Verdict | Item |",
+                      "|---|---|---|"]
+            lines += [f"| `{slug}` | {_verdict_badge(c['verdict'])} | {_cell(c.get('sentence') or c['detail'])} |"
                       for slug, c in checks]
     if history_entries:
         made = history_figures(bundle.runner, history_entries, docs_dir / "runners" / "history" / bundle.runner)
