@@ -57,7 +57,8 @@ def run_once(recipe: str, results: Path, full: bool) -> tuple[dict, float]:
 
 def headline_metrics(result: dict) -> dict[str, dict]:
     return {k: m for k, m in result["metrics"].items()
-            if isinstance(m.get("value"), (int, float)) and m.get("ci") and (k.startswith("headline.") or m.get("runs"))}
+            if isinstance(m.get("value"), (int, float)) and m.get("ci")
+            and (k.startswith(("headline.", "noise.")) or m.get("runs"))}
 
 
 def coverage(runs: list[dict], name: str, key: str) -> tuple[int, int]:
@@ -114,7 +115,9 @@ def main() -> int:
             fp[0] += flagged
             fp[1] += pairs
             print(f"{name:<46} {row[0]:>25} {row[1]:>26} {f'{flagged}/{pairs}' if pairs else 'n/a':>12}")
-        aa = [(n, m) for r in runs for n, m in r.items() if "-a-a." in n and n.endswith("_ratio")]
+        aa = [(n, m) for r in runs for n, m in r.items()
+              if ("-a-a." in n or n.startswith("noise.aa_") or "_aa_" in n or n.endswith("_aa")) and "ratio" in n
+              and m.get("ci")]
         if aa:
             held = sum(1 for _, m in aa if m["ci"][0] <= 1 <= m["ci"][1])
             print(f"A/A ratio intervals holding 1: {held} of {len(aa)}")

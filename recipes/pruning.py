@@ -220,6 +220,10 @@ for arm in run.arms:
     print(f"{arm:<18} P50 {e.value:7.3f} ms [{e.lower:.3f}, {e.upper:.3f}]  P{percentile * 100:g} {tail.value:7.3f} ms"
           f"  round P50s {', '.join(f'{q.value:.3f}' for q in e.per_run)}  {tail.judgement.state.value}")
 print(f"A/A: {aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}]")
+report.metric("noise.aa_p50_ratio", aa.ratio, n=aa.rounds, runs=aa.rounds, per_run=list(aa.per_round),
+              ci=(aa.interval.lower, aa.interval.upper) if aa.interval.known else None,
+              description="P50 of the dense network measured again in the same rounds over the dense network (A/A): "
+                          "this run's noise floor, where 1 is no difference")
 for lb, v in vs_dense.items():
     print(f"{lb:<18} {v.outcome:<26} per-round {', '.join(f'{x:.3f}' for x in v.ratio.per_round)}")
 
