@@ -219,8 +219,10 @@ def tradeoff_figure() -> tuple[Figure, str]:
     ax.set_xlabel("CPU time per inference (ms, user + system, all threads)")
     ax.set_ylabel(f"latency (ms): {name} filled with its interval, P50 hollow")
     ax.set_yscale("log")
+    shown = [v for label in run.arms for v in (est[label][percentile].value, est[label][0.5].value) if v > 0]
+    ax.set_ylim(min(shown + [deadline_ms]) / 2, max(shown + [deadline_ms]) * 2)  # errorbars to 0 stretch a log axis
     figures.log_ticks(ax)
-    ax.set_title(f"Latency against CPU cost, {run.rounds} rounds of interleaved settings")
+    ax.set_title(f"Latency against CPU cost, {len(run.rounds)} rounds of interleaved settings")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig, f"Latency-CPU trade-off of {len(run.arms)} settings; recommended: {recommended}. " + "; ".join(parts)
 

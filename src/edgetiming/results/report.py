@@ -262,6 +262,27 @@ def slo_check(name: str, label: str, est: Any, deadline_ms: float, *, link: str 
     return verdict
 
 
+# A tight bounding box more than this many times the figure's own size means an artist landed
+# far outside the axes (a log axis stretched towards zero, a stray label); cropping to it once
+# produced a 5-gigapixel PNG of 41 MB. Such a figure is saved at its own size instead.
+_MAX_TIGHT_GROWTH = 3.0
+
+
+def _bbox(fig: Any, name: str) -> str | None:
+    """``"tight"``, or None (the figure's own size) when the tight box would be absurdly large."""
+    try:
+        fig.canvas.draw()
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+        w, h = fig.get_size_inches()
+    except Exception:  # a backend without a renderer: let savefig decide
+        return "tight"
+    if box.width > _MAX_TIGHT_GROWTH * w or box.height > _MAX_TIGHT_GROWTH * h:
+        print(f"[figure] {name}: content reaches {box.width:.0f} x {box.height:.0f} in beyond the "
+              f"{w:.1f} x {h:.1f} in figure; saved at the figure's own size", file=sys.stderr)
+        return None
+    return "tight"
+
+
 def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
     """Show a matplotlib figure in the notebook and save it into the bundle as ``figures/<name>.png``.
 
@@ -275,7 +296,7 @@ def figure(fig: Any, name: str, *, alt: str, caption: str = "") -> None:
     if not alt or not alt.strip():
         raise ValueError(f"figure {name!r}: alt text is required; describe what the data shows")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=110, bbox_inches=_bbox(fig, name), metadata={"Software": None})
     data = buf.getvalue()
     _show_png(data, alt, name)
     pyplot = sys.modules.get("matplotlib.pyplot")
