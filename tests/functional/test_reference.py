@@ -68,7 +68,9 @@ def test_the_pull_request_site_builds_strictly_from_the_reference_bundles_alone(
     shutil.copyfile(ROOT / "mkdocs.yml", project / "mkdocs.yml")
     primary = json.loads((REFERENCE / "reference.json").read_text())["primary"]
     out = project / "site"
-    report = site.build_site(project_dir=project, results_dir=[REFERENCE], site_dir=out, primary_runner=primary)
+    report = site.build_site(project_dir=project, results_dir=[REFERENCE], site_dir=out, primary_runner=primary,
+                             strict=True)
+    assert report.claims == []  # every guide claim holds on the primary runner
     bundles, _ = store.load_results_dir(REFERENCE)
     assert sorted(report.history_runners) == sorted(b.runner for b in bundles)
     fleet = (out / "runners" / "index.html").read_text()
