@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from edgetiming.site.claims import CLAIM
 from edgetiming.site.mkdocs_hooks import PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,6 +232,12 @@ def test_placeholders_are_well_formed(path: Path) -> None:
         where = f"{_rel(path)}:{page.line_of(m.start())}"
         kind, raw_args = m.group(1), m.group(2)
         args = ARG.findall(raw_args)
+        if kind == "claim":  # recipe, metric, comparison, sentence: edgetiming.site.claims parses it
+            if not CLAIM.fullmatch(m.group(0)):
+                problems.append(f'{where}: {m.group(0)} must read {{{{ claim("recipe", "metric", "< 1", "sentence") }}}}')
+            elif not (RECIPES / f"{args[0]}.py").is_file():
+                problems.append(f"{where}: {m.group(0)} names recipe {args[0]!r}, but recipes/{args[0]}.py does not exist")
+            continue
         arity = 2 if kind in TWO_ARG_KINDS else 0
         if len(args) != arity or re.sub(r'"[^"]*"|[\s,]', "", raw_args):
             problems.append(

@@ -20,7 +20,7 @@ from edgetiming.results.result import (
 from edgetiming.stats.validity import RULE, RULE_LEGACY, State
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference"
-V1 = REFERENCE / "epyc-2vcpu" / "characterize-latency" / "result.json"
+V1 = Path(__file__).resolve().parents[1] / "fixtures" / "results" / "v1" / "characterize-latency" / "result.json"
 
 
 @pytest.mark.parametrize(("value", "unit", "shown"), [

@@ -15,7 +15,9 @@ result, the interval, the runner and a link to the recipe page:
   evaluated on every runner (:mod:`edgetiming.site.claims`)
 
 A placeholder whose recipe, metric, figure or check is missing fails the build
-with a message naming the page and the placeholder. A recipe whose result exists
+with a message naming the page and the placeholder, except that a quick run (small budgets,
+sometimes fewer models) may lack items its full run reports: those render as "not measured in
+the quick run". A recipe whose result exists
 but is damaged renders as "result damaged" with the file, the reason and the
 command that restores it (``edgetiming site --strict`` refuses such a build). ``edgetiming site``
 writes the index this hook reads and names it in ``extra.edgetiming_results``.
@@ -83,6 +85,8 @@ def _lookup(page_uri: str, kind: str, args: list[str], text: str) -> tuple[Resul
         "figure": {f["name"]: f for f in result.figures}, "check": {c["name"]: c for c in result.checks},
     }[kind]
     item = table.get(name)
+    if item is None and result.quick:  # a quick run may measure less than the full run the page quotes
+        return result, None
     if item is None:
         known = ", ".join(sorted(table)) or "none"
         raise PluginError(f"{page_uri}: {text}: recipe {recipe_slug!r} reported no {kind} {name!r} (it has: {known})")
@@ -132,10 +136,12 @@ def render_placeholder(page_uri: str, kind: str, raw_args: str, text: str) -> st
         d = result["damaged"]
         return (f"**result damaged**: the result of `{html.escape(args[0])}` on {runner_link} cannot be read "
                 f"(`{html.escape(d['path'])}`: {html.escape(d['reason'])}); {html.escape(d['fix'])}")
-    assert result is not None and item is not None
+    assert result is not None
     entry = _INDEX["recipes"][args[0]]
     recipe_link = f"[{args[0]}]({_rel(page_uri, entry['page'])})"
     provenance = f"{recipe_link} on {runner_link}" + (", quick run" if result.quick else "")
+    if item is None:  # only for a quick run (see _lookup): say so instead of failing the build
+        return f"*not measured in the quick run of {recipe_link} on {runner_link} (its full run measures it)*"
     if kind in ("metric", "value"):
         shown = _shown(item)
         if kind == "value":
