@@ -48,6 +48,7 @@ seed = 0
 
 # %%
 import json
+import re
 from pathlib import Path
 
 from IPython.display import Markdown, display
@@ -76,7 +77,8 @@ for key, model, shape, floor, budget in jobs:
 # %%
 label = f"p{percentile * 100:g}"
 for key, rep in results.items():
-    display(Markdown(Path(f"tune-{key}/report.md").read_text().split("## Using")[0]))
+    text = Path(f"tune-{key}/report.md").read_text().split("## Using")[0]
+    display(Markdown(re.sub(r"!\[[^\]]*\]\([^)]*\)\n?", "", text)))  # the race figure is reported below
     for row in rep["rows"]:
         if not row.get("runs"):
             continue

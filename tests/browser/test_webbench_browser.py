@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from edgetiming.results import store
+from edgetiming.results.result import typed_bundles
 from edgetiming.site import webbench
 from edgetiming.stats import quantiles as stats
 from edgetiming.workload import models
@@ -52,7 +53,7 @@ def mini_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (docs / "index.md").write_text("# edgetiming\n", encoding="utf-8")
     bundles, problems = store.merge_results_dirs([ROOT / "reference"])
     assert not problems, problems
-    webbench.write_assets(docs, bundles, project_dir=ROOT)
+    webbench.write_assets(docs, typed_bundles(bundles), project_dir=ROOT)
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     config.update(docs_dir=str(docs), site_dir=str(project / "site"), strict=False,
                   nav=[{"Home": "index.md"}, {"Run it on this device": "guides/measurement/run-on-this-device.md"}],
