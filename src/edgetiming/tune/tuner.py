@@ -37,6 +37,7 @@ from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import figures
 from edgetiming.stats.quantiles import percentile_label
 from edgetiming.stats.repeated import RepeatedEstimate, repeated_quantile
+from edgetiming.stats.validity import min_samples_two_sided
 from edgetiming.tune import race
 from edgetiming.tune.accuracy import METRICS, AccuracyFloor, FloorError, evaluator_for, parse_floor
 from edgetiming.tune.space import Candidate, inference_providers, knobs_for, suggest, usable_cpus
@@ -238,7 +239,7 @@ def tune(
     metric = floor.metric if floor else _DEFAULT_METRIC.get(model, "agree")
 
     # --- race settings: fixed on the first run, read back on a resume
-    p_need = 368 if percentile >= 0.99 else 60
+    p_need = min_samples_two_sided(percentile)  # pooled over rounds; the validity rule's own minimum
     iters = iters or int(min(max(math.ceil(p_need / 4), 1.0 / max(call_s, 1e-6)), max(30, 2.5 / max(call_s, 1e-6))))
     if open_loop_hz:
         iters = int(min(iters, max(30, 2.5 * open_loop_hz)))
