@@ -51,6 +51,7 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 
 from edgetiming.measure.closedloop import session_loop
+from edgetiming.measure import noise
 from edgetiming.measure.coldstart import cold_start, largest_launch_phase
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import figures, report
@@ -103,19 +104,27 @@ print(f"{'launch to first result':<38} median {np.median(launch_ms):8.1f} ms (ra
 # warmup and left out of the statistics. Consecutive samples are not independent: the lag-1
 # autocorrelation and the effective sample size say how much, the within-run interval is
 # widened by batch means when it matters, and a level shift inside a run makes the result
-# unstable.
+# unstable. After every block a fixed sentinel workload is timed and the machine's interference
+# read (other processes' CPU time, steal, context switches): the latency is also reported in
+# sentinel units, and a run during which other work held more than 10% of the CPUs is unstable.
 
 # %%
 runs = [session_loop(str(path), feeds, session_config=config, isolate=True, warmup_iters=warmup_iters,
-                     iters=n_iters, target_percentile=percentile) for _ in range(n_runs)]
+                     iters=n_iters, target_percentile=percentile, sentinel=True) for _ in range(n_runs)]
 for i, r in enumerate(runs):
     r.report(f"steady.r{i}", percentiles=(0.5, 0.9, 0.99))
-extra = {"throttle_seen": any(r.throttle_seen for r in runs),
-             "invalid_because": [w for r in runs for w in r.judgement().reasons if "overhead" in w]}
+busy = max((r.busy_share for r in runs if r.busy_share is not None), default=None)
+extra = {"throttle_seen": any(r.throttle_seen for r in runs), "interference": busy,
+         "invalid_because": [w for r in runs for w in r.judgement().reasons if "overhead" in w]}
 est = {p: repeated_quantile([r.steady_ns / 1e6 for r in runs], p, **extra) for p in (0.5, 0.9, 0.99)}
+sentinel_ms = [r.sentinel_ms() for r in runs]
 for p, e in est.items():
-    report.estimate(f"steady.p{p * 100:g}_ms", e, description=f"steady-state P{p * 100:g} pooled over {e.runs} fresh "
-                    "processes; interval: the wider of the within-run and the between-run one")
+    report.estimate(f"steady.p{p * 100:g}_ms", e, per_run_sentinel=sentinel_ms, description=f"steady-state "
+                    f"P{p * 100:g} pooled over {e.runs} fresh processes; interval: the wider of the within-run "
+                    "and the between-run one")
+    report.estimate(f"steady.p{p * 100:g}_per_sentinel", repeated_quantile([r.steady_per_sentinel() for r in runs],
+                    p, **extra), unit="", description=f"steady-state P{p * 100:g} in sentinel units (each call / "
+                    "the median of the sentinel calls after its block), pooled over the same processes")
 overhead = max((r.overhead_fraction for r in runs if r.overhead_fraction is not None), default=None)
 report.metric("steady.overhead_fraction", overhead, description="largest harness per-iteration overhead / P50 of the runs")
 report.metric("steady.cpu_ms_per_inference", float(np.median([r.resources.cpu_s_per_inference * 1e3 for r in runs])),
@@ -150,6 +159,11 @@ cps = [warmup_iters + c for c in shift.change_samples]
 fig, alt = figures.timeline(runs[0].latency_ns, warmup_end=warmup_iters, change_points=cps, deadline_ms=deadline_ms,
                             title="Every iteration of the first run in order, warmup shaded, level shifts marked")
 report.figure(fig, "timeline", alt=alt + (f" Level shift: {shift.describe()}." if shift.found else " No level shift."))
+
+# %%
+fig, alt = noise.figure(runs, labels=[f"process {i + 1}" for i in range(n_runs)], deadline_ms=deadline_ms,
+                        title="Each process in turn: latency, the model in sentinel units, other work on the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner
@@ -186,7 +200,7 @@ report.check("first-inference-within-deadline", "PASS" if first_ms <= deadline_m
 # Computed from the measurements above, not written in advance.
 
 # %%
-report.estimate("headline.steady_p99_ms", est[0.99], description=f"Steady-state P99 of one inference of {path.name} "
+report.estimate("headline.steady_p99_ms", est[0.99], per_run_sentinel=sentinel_ms, description=f"Steady-state P99 of one inference of {path.name} "
                 f"({'x'.join(map(str, input_shape))}) over {n_runs} fresh processes")
 where = runner_name()
 p50 = est[0.5]

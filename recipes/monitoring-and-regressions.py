@@ -235,7 +235,9 @@ report.figure(fig, "memory", alt=(
 # whole 95% interval above 1. The builds: **A** (the baseline), **A'** (an identical build:
 # the A/A pair, the gate's noise floor; it must not be flagged), **B** (slowed, the same
 # injected sleep as in the stream; it must be caught) and **1 thread** (a real configuration
-# change).
+# change). Every process also times a fixed sentinel workload after each tenth of its calls: a
+# step that the sentinel shows too is the machine's, one that remains in sentinel units is the
+# build's.
 
 # %%
 builds = [Build("A", path, config), Build("A'", path, config), Build("B (slowed)", path, config, slowdown=slowdown),
@@ -244,9 +246,12 @@ slug = {"A'": "identical", "B (slowed)": "slowed", "1 thread": "one_thread"}
 gate = run_builds(builds, input_shapes={session.get_inputs()[0].name: tuple(input_shape)}, runs=build_runs,
                   iters=build_iters, seed=seed)
 verdicts = {k: gate.verdict("A", k, compare_percentile) for k in slug}
+whose = {k: gate.whose("A", k, compare_percentile) for k in slug}  # the sentinel timed in the same processes
 for k, v in verdicts.items():
     iv = v.ratio.interval
-    print(v.sentence(PC, runner))
+    print(v.sentence(PC, runner), "| whose:", *whose[k])
+    report.metric(f"compare.{slug[k]}.whose", whose[k][0], description=f"whose the step from A to {k} is, from the "
+                  f"sentinel timed in the same processes (model, machine or unclear): {whose[k][1]}")
     report.metric(f"compare.{slug[k]}.ratio", v.ratio.ratio, runs=build_runs, note=v.verdict,
                   ci=(iv.lower, iv.upper) if iv.known else None,
                   unstable_because="" if iv.known else "fewer than 2 processes per build: no interval",
@@ -294,6 +299,8 @@ report.check("bounded-rule-catches-regression", "PASS" if caught["bounded"] else
 for name, v, good in (("slowed-build-caught", v_b, v_b.flagged), ("identical-build-not-flagged", v_aa, not v_aa.flagged)):
     known = v.ratio.interval.known
     report.check(name, ("PASS" if good else "FAIL") if known else "INCONCLUSIVE", v.sentence(PC, runner))
+report.check("slowed-build-is-the-models", {"model": "PASS", "machine": "FAIL"}.get(whose["B (slowed)"][0], "INCONCLUSIVE"),
+             f"the slowed build's step is {whose['B (slowed)'][1]}")
 report.check("histogram-accuracy", "PASS" if max_err <= 2e-3 else "FAIL", f"largest relative error of the merged "
              f"histogram's percentiles against the exact ones: {max_err:.3%} (3 significant digits promise ~0.1%)")
 report.check("memory-bounded", "INCONCLUSIVE" if growth is None else ("PASS" if growth == 0 else "FAIL"),

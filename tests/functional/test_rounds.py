@@ -55,3 +55,46 @@ def test_bad_arms_are_refused_with_the_reason():
         run_rounds([Arm("a", "rapidocr:cls"), Arm("a", "rapidocr:cls")], rounds=1)
     with pytest.raises(ValueError, match="baseline 'z' is not one of the arms"):
         run_rounds([Arm("a", "rapidocr:cls")], baseline="z", rounds=1)
+
+
+def test_rounds_time_a_sentinel_after_every_block_and_read_the_machine(run, tmp_path, monkeypatch):
+    import json
+
+    for r in run.rounds:
+        assert r.interference is not None and r.interference.n_blocks == len(r.order)
+        assert r.sentinel_ns.size == 10 * len(r.order) and set(r.sentinel_block.tolist()) == set(range(len(r.order)))
+        assert np.all(np.isfinite(r.sentinel_medians_ns()))
+    per = run.per_sentinel("one")
+    assert [p.size for p in per] == [s.size for s in run.samples("one")]
+    # in sentinel units = each sample / the sentinel median after its block
+    r0 = run.rounds[0]
+    first_block = r0.block_of["one"][0]
+    assert per[0][0] == r0.latency_ns["one"][0] / r0.sentinel_medians_ns()[first_block]
+    monkeypatch.setenv(report.OUTPUT_ENV, str(tmp_path))
+    run.report("cls", percentiles=(0.5,))
+    metrics = {m["name"]: m for m in map(json.loads, (tmp_path / report.METRICS_FILE).read_text().splitlines())}
+    assert {"cls.one.p50_per_sentinel", "cls.sentinel_ms", "cls.busy_share_max"} <= set(metrics)
+    assert len(metrics["cls.one.p50_per_sentinel"]["per_run_sentinel"]) == 3
+    assert metrics["cls.sentinel_ms"]["runs"] == 3
+
+
+def test_the_noise_figure_draws_rounds_by_arm_on_one_time_axis(run):
+    from edgetiming.measure import noise
+
+    lat, rat, busy = noise.panels(run)
+    assert set(lat) == set(run.arms) and set(rat) == set(run.arms)
+    assert all(t.size == ms.size for t, ms in lat.values())
+    assert busy[0].min() == 0 and np.all(busy[1] > busy[0])
+    fig, alt = noise.figure(run, title="rounds")
+    assert "in sentinel units one ran at" in alt and "of the measured CPUs" in alt
+
+
+def test_a_busy_round_makes_the_estimates_unstable(run):
+    import copy
+
+    busy = copy.deepcopy(run)
+    busy.rounds[1].interference.columns["others_cpu_s"][:] = 10.0  # other work held every CPU
+    assert busy.busy_share() == 1.0
+    est = busy.estimate("one", 0.5)
+    assert est.judgement.state.value == "unstable"
+    assert any("other work" in r or "busy" in r for r in est.judgement.reasons)

@@ -129,3 +129,34 @@ def test_history_flags_identical_builds_at_the_nominal_rate_and_finds_a_real_slo
     a, b = rng.lognormal(0, 0.05, 5), rng.lognormal(np.log(1.4), 0.05, 5)
     (reg,) = find_regressions([entry(1, a, "x"), entry(2, b, "y")])
     assert reg.is_regression and reg.ratio_low > 1.05
+
+
+def _sentinel_entry(i, per_run, sentinel, key):
+    return {"status": "OK", "recipe": "r", "recipe_version": "v", "mode": "full", "cache_key": key,
+            "git_sha": f"sha{i}", "started_at": f"2026-12-0{i}",
+            "metrics": {"p99_ms": {"value": float(np.median(per_run)), "unit": "ms", "per_run": list(per_run),
+                                   "per_run_sentinel": list(sentinel)}}}
+
+
+def test_a_step_the_sentinel_shows_too_is_the_machines_and_not_a_regression():
+    from edgetiming.results.history import find_regressions
+
+    rng = np.random.default_rng(4)
+    model, sent = 10 * rng.lognormal(0, 0.02, 5), rng.lognormal(0, 0.02, 5)
+    noise = rng.lognormal(0, 0.02, 5)
+    # the machine got 1.4x slower: model and sentinel alike (each run's model/sentinel ratio unchanged)
+    (machine,) = find_regressions([_sentinel_entry(1, model, sent, "a"),
+                                   _sentinel_entry(2, model * 1.4 * noise, sent * 1.4 * noise, "b")])
+    assert machine.whose == "machine" and not machine.is_regression
+    assert "the machine was slower" in machine.message("box") and "sentinel" in machine.whose_because
+    # the model got 1.4x slower and the sentinel held still
+    (model_step,) = find_regressions([_sentinel_entry(1, model, sent, "a"),
+                                      _sentinel_entry(2, model * 1.4 * noise, sent, "b")])
+    assert model_step.whose == "model" and model_step.is_regression
+    assert model_step.message("box").startswith("regression on box")
+    # without sentinel medians the detector decides on the raw values, as before
+    old = find_regressions([{**_sentinel_entry(1, model, sent, "a"), "metrics": {"p99_ms": {
+        "value": 10.0, "unit": "ms", "per_run": list(model)}}},
+        {**_sentinel_entry(2, model, sent, "b"), "metrics": {"p99_ms": {
+            "value": 14.0, "unit": "ms", "per_run": list(model * 1.4)}}}])
+    assert len(old) == 1 and old[0].whose == "" and old[0].is_regression

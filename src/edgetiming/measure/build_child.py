@@ -17,17 +17,27 @@ from typing import Any
 import numpy as np
 
 from edgetiming.measure.session import make_feeds, open_session
+from edgetiming.workload.sentinel import Sentinel
 
 __all__ = ["time_build"]
 
 
 def time_build(spec: dict[str, Any]) -> dict[str, Any]:
-    """Open ``spec["build"]``'s model, warm it up and time ``spec["iters"]`` calls (int64 ns)."""
+    """Open ``spec["build"]``'s model, warm it up and time ``spec["iters"]`` calls (int64 ns).
+
+    With ``spec["sentinel_calls"]`` > 0, the fixed sentinel workload is timed that many
+    times after every tenth of the calls (never inside one call's timing), so the
+    process's speed can be told from the build's.
+    """
     b = spec["build"]
     sess = open_session(b.model, b.config)
     feeds = make_feeds(sess, spec["input_shapes"], seed=spec["seed"])
     perf, sleep, run = time.perf_counter_ns, time.sleep, sess.run
     out = np.empty(spec["warmup_iters"] + spec["iters"], dtype=np.int64)
+    n_sent = int(spec.get("sentinel_calls", 0))
+    sentinel = Sentinel() if n_sent else None
+    every = max(1, spec["iters"] // 10)
+    sent: list[int] = []
     gc_was = gc.isenabled()
     gc.disable()
     try:
@@ -37,10 +47,15 @@ def time_build(spec: dict[str, Any]) -> dict[str, Any]:
             if b.slowdown:
                 sleep(b.slowdown * (perf() - t0) / 1e9)
             out[i] = perf() - t0
+            if sentinel is not None and i >= spec["warmup_iters"] and (i - spec["warmup_iters"] + 1) % every == 0:
+                for _ in range(n_sent):
+                    t0 = perf()
+                    sentinel()
+                    sent.append(perf() - t0)
     finally:
         if gc_was:
             gc.enable()
-    return {"pid": os.getpid(), "latency_ns": out[spec["warmup_iters"]:]}
+    return {"pid": os.getpid(), "latency_ns": out[spec["warmup_iters"]:], "sentinel_ns": np.array(sent, dtype=np.int64)}
 
 
 def main(spec_path: str, out_path: str) -> None:

@@ -34,7 +34,7 @@ from edgetiming.measure.build_child import time_build
 from edgetiming.measure.isolation import run_child
 from edgetiming.measure.session import SessionConfig
 from edgetiming.stats.quantiles import quantile
-from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, balanced_order, regression
+from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, attribute_step, balanced_order, regression
 
 __all__ = ["Build", "BuildRuns", "RegressionVerdict", "regression_verdict", "run_builds"]
 
@@ -97,10 +97,24 @@ class BuildRuns:
     samples: dict[str, list[np.ndarray]]
     order: list[str]
     pids: dict[str, list[int]]
+    sentinel: dict[str, list[np.ndarray]] = dataclasses.field(default_factory=dict)
 
     def per_run(self, build: str, p: float) -> np.ndarray:
         """The p-quantile of each of ``build``'s processes, in ms."""
         return np.array([quantile(s, p) for s in self.samples[build]], dtype=float) / 1e6
+
+    def sentinel_ms(self, build: str) -> np.ndarray:
+        """The sentinel's median in each of ``build``'s processes, in ms (the machine's speed then)."""
+        runs = self.sentinel.get(build) or []
+        if not runs or any(s.size == 0 for s in runs):
+            raise ValueError(f"build {build!r} was timed without a sentinel (run_builds(..., sentinel=True))")
+        return np.array([np.median(s) for s in runs], dtype=float) / 1e6
+
+    def whose(self, before: str, after: str, p: float = 0.5) -> tuple[str, str]:
+        """Whose the step from ``before`` to ``after`` is: ``"model"``, ``"machine"`` or ``"unclear"``
+        (:func:`edgetiming.stats.repeated.attribute_step`), with the reason."""
+        return attribute_step(self.per_run(before, p), self.sentinel_ms(before),
+                              self.per_run(after, p), self.sentinel_ms(after))
 
     def verdict(self, before: str, after: str, p: float = 0.5, confidence: float = 0.95) -> RegressionVerdict:
         return regression_verdict(self.per_run(before, p), self.per_run(after, p), confidence,
@@ -112,11 +126,13 @@ _CHILD = "import sys; from edgetiming.measure.build_child import main; main(sys.
 
 def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ...]] | None = None, runs: int = 5,
                iters: int = 300, warmup_iters: int = 30, seed: int = 0, fresh_process: bool = True,
-               timeout_s: float = 300.0) -> BuildRuns:
+               timeout_s: float = 300.0, sentinel: bool = True) -> BuildRuns:
     """Time each build in ``runs`` fresh processes of ``iters`` calls, in randomised balanced order.
 
     Every process uses the same seeded inputs. ``fresh_process=False`` times them in
-    this process instead (tests only: the runs are then not independent).
+    this process instead (tests only: the runs are then not independent). ``sentinel`` times
+    the fixed sentinel workload 3 times after every tenth of each process's calls, so a
+    slower machine can be told from a slower build (:meth:`BuildRuns.whose`).
     """
     names = [b.name for b in builds]
     if len(set(names)) != len(names) or runs < 1 or iters < 1:
@@ -125,10 +141,12 @@ def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ..
     order = balanced_order(names, runs, np.random.default_rng(seed))
     samples: dict[str, list[np.ndarray]] = {n: [] for n in names}
     pids: dict[str, list[int]] = {n: [] for n in names}
+    sent: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for name in order:
         spec = {"build": by_name[name], "input_shapes": input_shapes, "seed": seed, "iters": iters,
-                "warmup_iters": warmup_iters}
+                "warmup_iters": warmup_iters, "sentinel_calls": 3 if sentinel else 0}
         got = run_child(_CHILD, spec, timeout_s)[0] if fresh_process else time_build(spec)
         samples[name].append(got["latency_ns"])
         pids[name].append(got["pid"])
-    return BuildRuns(names, samples, order, pids)
+        sent[name].append(got["sentinel_ns"])
+    return BuildRuns(names, samples, order, pids, sent if sentinel else {})

@@ -336,6 +336,25 @@ class ClosedLoopRun:
         return normalised_quantile(self.latency_ns, t.iter_start, t.iter_end, self.sentinel, p,
                                    steady_from=t.steady_from, confidence=self.confidence)
 
+    def steady_per_sentinel(self) -> np.ndarray:
+        """The steady samples in sentinel units: each / the sentinel median of its block (blocks
+        without a sentinel call left out); pool these over runs for a repeated estimate."""
+        if self.sentinel is None or self.interference is None:
+            raise ValueError("this run has no sentinel: measure with sentinel=True")
+        t = self.interference
+        sent = self.sentinel.medians_ns(t.n_blocks)
+        parts = [self.latency_ns[max(a, self.warmup_iters):b] / sent[i]
+                 for i, (a, b) in enumerate(zip(t.iter_start.tolist(), t.iter_end.tolist()))
+                 if b > max(a, self.warmup_iters) and np.isfinite(sent[i]) and sent[i] > 0]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def sentinel_ms(self) -> float:
+        """Median sentinel latency over the run's steady blocks, in ms (the machine's speed then)."""
+        if self.sentinel is None or self.interference is None:
+            raise ValueError("this run has no sentinel: measure with sentinel=True")
+        med = self.sentinel.medians_ns(self.interference.n_blocks)[self.interference.steady_from:]
+        return float(np.nanmedian(med)) / 1e6
+
     @property
     def is_warmup(self) -> np.ndarray:
         mask = np.zeros(self.latency_ns.size, dtype=bool)

@@ -12,7 +12,12 @@ same rounds: its ratio is the noise floor of the very run a comparison comes
 from, and an effect inside it is reported as "no detectable difference".
 
 Every raw sample is kept with its round and block, so the split can be redone
-from the bundle.
+from the bundle. After every block the round times the fixed sentinel workload
+(:class:`~edgetiming.measure.sentinel.Sentinel`) and reads the interference
+telemetry (:mod:`edgetiming.host.interference`): each arm is also reported in
+sentinel units (each sample / the sentinel median of its block), and a round in
+which other work held more than ``INTERFERENCE_LIMIT`` of the CPUs makes the
+arms' estimates *unstable*.
 
 Example
 -------
@@ -36,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.measure.closedloop import pinned_affinity, timing_gc_off
 from edgetiming.measure.isolation import run_child
+from edgetiming.measure.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session, session_settings
 from edgetiming.results import report
 from edgetiming.stats import validity
@@ -77,6 +84,22 @@ class RoundData:
     iters: dict[str, int]
     settings: dict[str, dict[str, Any]]
     warmup_ns: dict[str, np.ndarray]
+    #: interference telemetry, one row per block (row b = block b and the sentinel calls after it)
+    interference: InterferenceTable | None = None
+    #: sentinel latencies (int64 ns) and the block each followed
+    sentinel_ns: np.ndarray | None = None
+    sentinel_block: np.ndarray | None = None
+
+    def sentinel_medians_ns(self) -> np.ndarray:
+        """Median sentinel latency after each block (NaN where none ran)."""
+        out = np.full(len(self.order), np.nan)
+        if self.sentinel_ns is None or self.sentinel_block is None:
+            return out
+        for b in range(out.size):
+            x = self.sentinel_ns[self.sentinel_block == b]
+            if x.size:
+                out[b] = float(np.median(x))
+        return out
 
 
 @dataclass
@@ -101,11 +124,42 @@ class RoundsRun:
         """Steady samples of ``arm``, one array per round (int64 ns)."""
         return [r.latency_ns[arm] for r in self.rounds]
 
+    def busy_share(self) -> float | None:
+        """The largest share of the measured CPUs that other work held in any round (None: not measured)."""
+        shares = [r.interference.busy_share for r in self.rounds if r.interference is not None]
+        shares = [x for x in shares if x is not None]
+        return max(shares) if shares else None
+
+    @property
+    def has_sentinel(self) -> bool:
+        return all(r.sentinel_ns is not None and r.sentinel_ns.size for r in self.rounds) and bool(self.rounds)
+
+    def sentinel_ms(self) -> list[float]:
+        """The sentinel's median latency in each round, in ms: the machine's speed, round by round."""
+        return [float(np.nanmedian(r.sentinel_medians_ns())) / 1e6 for r in self.rounds]
+
+    def per_sentinel(self, arm: str) -> list[np.ndarray]:
+        """Steady samples of ``arm`` in sentinel units: each / the sentinel median after its block."""
+        if not self.has_sentinel:
+            raise ValueError("these rounds ran without a sentinel")
+        out = []
+        for r in self.rounds:
+            med = r.sentinel_medians_ns()
+            ref = med[r.block_of[arm]]
+            out.append(r.latency_ns[arm][np.isfinite(ref)] / ref[np.isfinite(ref)])
+        return out
+
+    def _evidence(self) -> dict[str, Any]:
+        return {"interleaved": None if len(self.arms) < 2 else True, "interference": self.busy_share()}
+
     def estimate(self, arm: str, p: float) -> RepeatedEstimate:
         """The p-quantile of ``arm`` over rounds, in ms, with both intervals and its state."""
-        j_interleaved = None if len(self.arms) < 2 else True
-        est = repeated_quantile(self.samples(arm), p, self.confidence, interleaved=j_interleaved)
+        est = repeated_quantile(self.samples(arm), p, self.confidence, **self._evidence())
         return est.scaled(1e-6)
+
+    def estimate_per_sentinel(self, arm: str, p: float) -> RepeatedEstimate:
+        """The p-quantile of ``arm`` in sentinel units over rounds (unitless), intervals and state."""
+        return repeated_quantile(self.per_sentinel(arm), p, self.confidence, **self._evidence())
 
     def per_round(self, arm: str, p: float) -> np.ndarray:
         return np.array([quantile(s, p) for s in self.samples(arm)], dtype=float) / 1e6
@@ -157,6 +211,14 @@ class RoundsRun:
                                             "the wider of the within-run exact interval and the between-round one")
             report.metric(f"{name}.{k}.cpu_ms_per_inference", self.cpu_ms_per_inference(arm), unit="ms",
                           description=f"{arm}: CPU time of the process per inference (user+system, all threads)")
+            if self.has_sentinel:
+                for p in percentiles:
+                    report.estimate(f"{name}.{k}.p{p * 100:g}_per_sentinel", self.estimate_per_sentinel(arm, p),
+                                    unit="", description=(
+                                        f"{arm}: P{p * 100:g} in sentinel units (each sample / the median of the "
+                                        "sentinel calls after its block), pooled over rounds"),
+                                    per_run_sentinel=self.sentinel_ms())
+        self._report_machine(name)
         for arm in self.arms if ratios else ():
             if arm == self.baseline:
                 continue
@@ -172,6 +234,31 @@ class RoundsRun:
                     note=r.direction,
                     description=f"P{p * 100:g} of {arm} / {self.baseline}, per round; interval over rounds "
                                 "(Student t on log ratios)")
+
+
+    def _report_machine(self, name: str) -> None:
+        """The sentinel's samples and the interference per round: what the machine did meanwhile."""
+        if self.has_sentinel:
+            report.samples(f"{name}.sentinel", np.concatenate([r.sentinel_ns for r in self.rounds]), unit="ns",
+                           description="sentinel latency per call after every block, int64 ns, rounds in order")
+            report.samples(f"{name}.sentinel.round", np.concatenate(
+                [np.full(r.sentinel_ns.size, i, dtype=np.int64) for i, r in enumerate(self.rounds)]),
+                unit="index", description="the round of each sentinel call")
+            report.samples(f"{name}.sentinel.block", np.concatenate([r.sentinel_block for r in self.rounds]),
+                           unit="index", description="the block (within its round) each sentinel call followed")
+            sent = self.sentinel_ms()
+            report.metric(f"{name}.sentinel_ms", float(np.median(sent)), unit="ms", runs=len(sent), per_run=sent,
+                          description="median sentinel latency per round (a fixed unit of CPU work: the "
+                                      "machine's speed); median over rounds")
+        tables = [r.interference for r in self.rounds if r.interference is not None]
+        if tables:
+            bs = self.busy_share()
+            report.samples(f"{name}.busy_share", np.concatenate([t.columns["busy_share"] for t in tables]),
+                           unit="fraction", description="share of the measured CPUs other work held, per block, "
+                                                        "rounds in order (NaN: not available)")
+            report.metric(f"{name}.busy_share_max", bs, judgement=validity.judge(interference=bs), description=(
+                "largest share of the measured CPUs other work held during a round "
+                f"(over {validity.INTERFERENCE_LIMIT:.0%} makes every estimate of these rounds unstable)"))
 
 
 def arm_key(name: str) -> str:
@@ -195,7 +282,13 @@ def _measure_round(spec: dict[str, Any]) -> RoundData:
     cpu = dict.fromkeys(names, 0)
     warm: dict[str, np.ndarray] = {}
     perf = time.perf_counter_ns
+    sentinel = Sentinel() if spec.get("sentinel", True) else None
+    sent_ns: list[int] = []
+    sent_blk: list[int] = []
+    meter = InterferenceMeter()
     with timing_gc_off():
+        for _ in range(3 if sentinel else 0):
+            sentinel()  # type: ignore[misc]
         for n in names:
             run, f = sessions[n].run, feeds[n]
             w = np.empty(warmup, dtype=np.int64)
@@ -205,6 +298,7 @@ def _measure_round(spec: dict[str, Any]) -> RoundData:
                     run(None, f)
                     w[i] = perf() - t0
             warm[n] = w
+        meter.mark(0)
         for b, n in enumerate(order):
             run, f, out = sessions[n].run, feeds[n], lat[n]
             start = filled[n]
@@ -217,8 +311,16 @@ def _measure_round(spec: dict[str, Any]) -> RoundData:
                 cpu[n] += time.process_time_ns() - c0
             blk[n][start:start + block_iters] = b
             filled[n] = start + block_iters
+            for _ in range(SENTINEL_CALLS_PER_BLOCK if sentinel else 0):  # between blocks, never inside one
+                t0 = perf()
+                sentinel()  # type: ignore[misc]
+                sent_ns.append(perf() - t0)
+                sent_blk.append(b)
+            meter.mark(b + 1)
     return RoundData(os.getpid(), order, lat, blk, cpu, dict(filled),
-                     {n: session_settings(s) for n, s in sessions.items()}, warm)
+                     {n: session_settings(s) for n, s in sessions.items()}, warm,
+                     interference=meter.table(), sentinel_ns=np.array(sent_ns, dtype=np.int64),
+                     sentinel_block=np.array(sent_blk, dtype=np.int64))
 
 
 def _rounds_main(spec_path: str, out_path: str) -> None:
@@ -244,6 +346,7 @@ def run_rounds(
     fresh_process: bool = True,
     confidence: float = 0.95,
     timeout_s: float = 600.0,
+    sentinel: bool = True,
 ) -> RoundsRun:
     """Measure ``arms`` in ``rounds`` fresh processes, interleaved in blocks, identical inputs.
 
@@ -254,6 +357,8 @@ def run_rounds(
     blocks, block_iters : blocks per arm per round and timed iterations per block.
     aa : add an A/A arm, the baseline measured again as a second arm in the same rounds.
     fresh_process : False runs the rounds in this process (tests, notebooks by hand).
+    sentinel : time the fixed sentinel workload after every block (about 10 ms per block) and
+        read the interference telemetry, so each arm is also reported in sentinel units.
 
     Models given as bytes are written to temporary files so the child can open them.
     """
@@ -283,7 +388,8 @@ def run_rounds(
         out: list[RoundData] = []
         for r in range(rounds):
             spec = {"arms": ready, "input_shapes": input_shapes, "seed": seed * 1000 + r, "feeds_seed": seed,
-                    "block_iters": block_iters, "blocks": blocks, "warmup_iters": warmup_iters}
+                    "block_iters": block_iters, "blocks": blocks, "warmup_iters": warmup_iters,
+                    "sentinel": sentinel}
             out.append(run_child(_CHILD, spec, timeout_s)[0] if fresh_process else _measure_round(spec))
     finally:
         for path in tmp:

@@ -47,6 +47,7 @@ __all__ = [
     "tail_plot",
     "timeline",
     "timeline_with_interference",
+    "noise_timeline",
     "use_style",
     "waterfall",
 ]
@@ -661,6 +662,98 @@ def timeline_with_interference(
             alt += f"; {inv:,} involuntary context switches of the measuring thread"
         if clipped.any():
             alt += f"; {_count(int(clipped.sum()), 'call')} above {format_number(top)} ms drawn at the top edge"
+    return fig, alt
+
+
+def noise_timeline(
+    latency: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    per_sentinel: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    busy: tuple[ArrayLike, ArrayLike, ArrayLike],
+    *,
+    deadline_ms: float | None = None,
+    limit: float = INTERFERENCE_LIMIT,
+    title: str = "",
+) -> tuple[Figure, str]:
+    """A measurement and the machine beside it, on one time axis (s): three rows.
+
+    - ``latency[label] = (t_s, ms)``: every call of each configuration, as dots;
+    - ``per_sentinel[label] = (t_s, ratio)``: each block's model median / the median of the
+      sentinel calls after it (the model in sentinel units: flat when only the machine moved);
+    - ``busy = (t0_s, t1_s, share)``: per block, the share of the measured CPUs other work
+      held (NaN where unknown), with ``limit`` dashed.
+
+    :func:`edgetiming.measure.noise.figure` builds these from runs or rounds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(100) * 0.01
+    >>> fig, alt = noise_timeline({"model": (t, np.full(100, 2.0))}, {"model": (t[::10], np.full(10, 1.9))},
+    ...                           (t[::10], t[::10] + 0.1, np.full(10, 0.02)))
+    >>> alt.split("; ")[1]
+    'in sentinel units model ran at 1.90x the sentinel (1.90-1.90x over 10 blocks)'
+    """
+    if not latency or not busy or np.asarray(busy[0]).size == 0:
+        raise ValueError("noise_timeline needs latency samples and at least one block of telemetry")
+    t0 = np.asarray(busy[0], dtype=np.float64)
+    t1 = np.asarray(busy[1], dtype=np.float64)
+    share = np.asarray(busy[2], dtype=np.float64)
+    all_ms = np.concatenate([np.asarray(v[1], dtype=np.float64).ravel() for v in latency.values()])
+    all_ms = all_ms[np.isfinite(all_ms)]
+    top = max(quantile_ci(all_ms, 0.999).value * 1.5 if all_ms.size > 1 else float(all_ms.max()) * 1.5,
+              float(np.median(all_ms)) * 1.1, 1e-9)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 6.0), layout="constrained", facecolor=_BG)
+        ax, rax, strip = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.6, 1))
+        clipped_total = 0
+        for i, (label, (ts, ms)) in enumerate(latency.items()):
+            ts, ms = np.asarray(ts, dtype=np.float64), np.asarray(ms, dtype=np.float64)
+            clip = ms > top
+            clipped_total += int(clip.sum())
+            ax.plot(ts[~clip], ms[~clip], ".", markersize=2, alpha=0.4, color=PALETTE[i % len(PALETTE)],
+                    rasterized=True, label=label)
+            if clip.any():
+                ax.plot(ts[clip], np.full(int(clip.sum()), top), "^", markersize=4, color=PALETTE[i % len(PALETTE)])
+        if deadline_ms is not None:
+            ax.axhline(deadline_ms, color=_MISS, linestyle=":", label="deadline")
+        ax.set_ylim(0, top * 1.04)
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(title or "Latency, the model in sentinel units, and other work on the machine")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=3)
+        ratio_text = []
+        for i, (label, (ts, r)) in enumerate(per_sentinel.items()):
+            ts, r = np.asarray(ts, dtype=np.float64), np.asarray(r, dtype=np.float64)
+            keep = np.isfinite(ts) & np.isfinite(r)
+            if not keep.any():
+                continue
+            rax.plot(ts[keep], r[keep], "o", markersize=3, color=PALETTE[i % len(PALETTE)], label=label)
+            med = float(np.median(r[keep]))
+            ratio_text.append(f"{label} ran at {format_number(med)}x the sentinel ({format_number(float(r[keep].min()))}"
+                              f"-{format_number(float(r[keep].max()))}x over {int(keep.sum())} blocks)")
+        rax.set_ylabel("x sentinel")
+        rax.set_ylim(bottom=0)
+        over = np.nan_to_num(share, nan=0.0) > limit
+        strip.bar(t0, np.nan_to_num(share, nan=0.0) * 100, width=t1 - t0, align="edge",
+                  color=np.where(over, _MISS, PALETTE[5]), edgecolor="none", label="other work")
+        strip.axhline(limit * 100, color=_TEXT, linestyle="--", linewidth=1.0, label=f"limit {limit:.0%}")
+        strip.set_ylim(0, 100)
+        strip.set_ylabel("busy (%)")
+        strip.set_xlabel("time since the first block (s)")
+        strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        span = float(np.nanmax(t1) - np.nanmin(t0))
+        alt = (f"{all_ms.size:,} calls of {_count(len(latency), 'configuration')} over {span:.1f} s, median "
+               f"{format_number(float(np.median(all_ms)))} ms")
+        alt += "; " + ("in sentinel units " + ", ".join(ratio_text) if ratio_text else "no sentinel was timed")
+        known = np.isfinite(share)
+        if not known.any():
+            alt += "; interference not available on this machine"
+        else:
+            alt += (f"; other work held at most {float(share[known].max()):.0%} of the measured CPUs in one block "
+                    f"(limit {limit:.0%})")
+            if over.any():
+                alt += f", {int(over.sum())} of {share.size} blocks over the limit, drawn in red"
+        if clipped_total:
+            alt += f"; {_count(clipped_total, 'call')} above {format_number(top)} ms drawn at the top edge"
     return fig, alt
 
 

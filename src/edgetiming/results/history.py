@@ -59,7 +59,8 @@ def entry_from_result(result: Result) -> dict[str, Any]:
     metrics = {
         name: {"value": m.value, "ci": list(m.ci) if m.ci else None, "unit": m.unit, "valid": m.valid,
                "state": m.state.value, **({"runs": m.runs} if m.runs else {}),
-               **({"per_run": list(m.per_run)} if m.per_run else {})}
+               **({"per_run": list(m.per_run)} if m.per_run else {}),
+               **({"per_run_sentinel": list(m.per_run_sentinel)} if m.per_run_sentinel else {})}
         for name, m in result.metrics.items()
         if m.numeric
     }
@@ -177,18 +178,23 @@ class Regression:
     ratio_low: float
     ratio_high: float
     cause: str = "code"
+    whose: str = ""
+    whose_because: str = ""
 
     @property
     def is_regression(self) -> bool:
-        return self.cause != "unchanged"
+        """A step of the code or its inputs that the sentinel does not explain as the machine's."""
+        return self.cause != "unchanged" and self.whose != "machine"
 
     def message(self, runner: str) -> str:
         b, a = self.before, self.after
-        label = "regression" if self.is_regression else "shift without a change"
+        label = ("regression" if self.is_regression else
+                 "the machine was slower" if self.whose == "machine" else "shift without a change")
+        why = CAUSES[self.cause] + (f"; {self.whose_because}" if self.whose_because else "")
         return (
             f"{label} on {runner}: {self.recipe} {self.metric} {format_number(b['value'])} -> "
             f"{format_value(a['value'], a.get('unit', ''))} (x{self.ratio:.2f}, interval x{self.ratio_low:.2f}-x{self.ratio_high:.2f}; "
-            f"git {str(b.get('git_sha'))[:8]} -> {str(a.get('git_sha'))[:8]}; {CAUSES[self.cause]})"
+            f"git {str(b.get('git_sha'))[:8]} -> {str(a.get('git_sha'))[:8]}; {why})"
         )
 
 
@@ -216,10 +222,34 @@ def _step(before: dict[str, Any], after: dict[str, Any]) -> tuple[float, float] 
     return after["ci"][0] / before["ci"][1], after["ci"][1] / before["ci"][0]
 
 
+def whose_step(before: dict[str, Any], after: dict[str, Any], *, min_effect: float = 0.05) -> tuple[str, str]:
+    """Whose a step between two history entries' metrics is (:func:`edgetiming.stats.repeated.attribute_step`).
+
+    Needs ``per_run`` and ``per_run_sentinel`` (two or more each, same length) on both;
+    returns ``("", "")`` otherwise.
+
+    Example
+    -------
+    >>> b = {"per_run": [10, 10.2, 9.9], "per_run_sentinel": [1.0, 1.02, 0.99]}
+    >>> a = {"per_run": [13, 13.3, 12.8], "per_run_sentinel": [1.3, 1.33, 1.28]}
+    >>> whose_step(b, a)[0]
+    'machine'
+    """
+    def pair(m: dict[str, Any]) -> tuple[list[float], list[float]] | None:
+        v, s = list(m.get("per_run") or ()), list(m.get("per_run_sentinel") or ())
+        return (v, s) if len(v) >= 2 and len(v) == len(s) else None
+
+    pb, pa = pair(before), pair(after)
+    if pb is None or pa is None:
+        return "", ""
+    return repeated.attribute_step(pb[0], pb[1], pa[0], pa[1], min_effect=min_effect)
+
+
 def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05) -> list[Regression]:
     """Steps up between consecutive OK runs of the same recipe version and mode.
 
-    Each carries its ``cause``; keep those with ``is_regression`` for a
+    Each carries its ``cause`` and, where both runs timed the sentinel, ``whose`` step it is
+    (:func:`whose_step`); keep those with ``is_regression`` for a
     regression report and show the others as run-to-run variation.
     """
     found = []
@@ -242,8 +272,10 @@ def find_regressions(entries: list[dict[str, Any]], *, min_effect: float = 0.05)
             low, high = step
             if low > 1 + min_effect:
                 ratio = after["value"] / before["value"] if before["value"] else float("inf")
+                whose, because = whose_step(before, after, min_effect=min_effect)
                 found.append(Regression(e["recipe"], name, dict(before, git_sha=prev["git_sha"]),
-                                        dict(after, git_sha=e["git_sha"]), ratio, low, high, _cause(prev, e)))
+                                        dict(after, git_sha=e["git_sha"]), ratio, low, high, _cause(prev, e),
+                                        whose, because))
     return found
 
 

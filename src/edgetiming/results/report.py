@@ -104,6 +104,7 @@ def metric(
     ci_between: tuple[float, float] | None = None,
     runs: int | None = None,
     per_run: list[float] | None = None,
+    per_run_sentinel: list[float] | None = None,
     note: str = "",
 ) -> None:
     """Report one named value.
@@ -125,6 +126,9 @@ def metric(
     runs : how many independent processes the value comes from.
     per_run : the estimate from each of those processes, in order (the regression detector
         compares these between two runs).
+    per_run_sentinel : the median latency (ms) of the fixed sentinel workload in each of those
+        processes, in the same order: with it the regression detector can tell a slower
+        machine from a slower model.
     note : a caveat that does not change the state.
 
     A metric reported twice keeps the last value, so re-running a cell by hand is harmless.
@@ -158,6 +162,11 @@ def metric(
         record["runs"] = int(runs)
     if per_run is not None:
         record["per_run"] = [_plain(float(v)) for v in per_run]
+    if per_run_sentinel is not None:
+        if per_run is not None and len(per_run_sentinel) != len(per_run):
+            raise ValueError(f"metric {name!r}: per_run_sentinel has {len(per_run_sentinel)} values for "
+                             f"{len(per_run)} runs; give one sentinel median per run, in the same order")
+        record["per_run_sentinel"] = [_plain(float(v)) for v in per_run_sentinel]
     if output_dir() is None:
         shown = f"{value} {unit}".strip()
         print(f"[metric] {name} = {shown}" + ("" if j.valid else f" ({j.state.value.upper()}: {'; '.join(j.reasons)})"))

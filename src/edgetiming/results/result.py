@@ -118,6 +118,7 @@ class Metric:
     n: int | None = None
     runs: int | None = None
     per_run: tuple[float, ...] = ()
+    per_run_sentinel: tuple[float, ...] = ()
     state: State = State.VALID
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -158,6 +159,7 @@ class Metric:
             "value": d.get("value"), "unit": d.get("unit", ""), "description": d.get("description", ""),
             "ci": _pair(d.get("ci")), "ci_within": _pair(d.get("ci_within")), "ci_between": _pair(d.get("ci_between")),
             "n": d.get("n"), "runs": d.get("runs"), "per_run": tuple(d.get("per_run") or ()),
+            "per_run_sentinel": tuple(d.get("per_run_sentinel") or ()),
         }
         if schema_version == 1 or "state" not in d:
             # version 1: valid/invalid with the reason in "note", under "CV > 10% invalid"
@@ -186,6 +188,8 @@ class Metric:
             out["runs"] = self.runs
         if self.per_run:
             out["per_run"] = list(self.per_run)
+        if self.per_run_sentinel:
+            out["per_run_sentinel"] = list(self.per_run_sentinel)
         return out
 
 

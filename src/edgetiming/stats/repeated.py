@@ -55,6 +55,7 @@ __all__ = [
     "between_run_interval",
     "paired_ratio",
     "regression",
+    "attribute_step",
     "repeated_quantile",
 ]
 
@@ -316,3 +317,42 @@ def balanced_order(labels: Sequence[str], blocks: int, rng: np.random.Generator)
             perm = list(reversed(order[-len(labels):]))
         order.extend(perm)
     return order
+
+
+def attribute_step(before: Sequence[float], before_sentinel: Sequence[float], after: Sequence[float],
+                   after_sentinel: Sequence[float], *, min_effect: float = 0.05,
+                   confidence: float = 0.95) -> tuple[str, str]:
+    """Whose a step from ``before`` to ``after`` is, from a sentinel timed in the same processes.
+
+    ``before``/``after`` are per-process estimates, ``*_sentinel`` the sentinel's median in
+    each of those processes (same order). The model in sentinel units (estimate / sentinel)
+    and the sentinel itself are compared like :func:`regression` compares the raw values:
+
+    - the model in sentinel units moved up by more than ``min_effect``: ``"model"``;
+    - it did not, and the sentinel moved up (its interval above 1): ``"machine"``;
+    - otherwise ``"unclear"`` (or when an interval cannot be formed).
+
+    Returns ``(whose, because)``, ``because`` a clause with both intervals.
+
+    Example
+    -------
+    >>> attribute_step([10, 10.2, 9.9], [1.0, 1.02, 0.99], [13, 13.3, 12.8], [1.3, 1.33, 1.28])[0]
+    'machine'
+    >>> attribute_step([10, 10.2, 9.9], [1.0, 1.02, 0.99], [13, 13.3, 12.8], [1.0, 1.01, 0.99])[0]
+    'model'
+    """
+    b, bs = np.asarray(before, dtype=float), np.asarray(before_sentinel, dtype=float)
+    a, as_ = np.asarray(after, dtype=float), np.asarray(after_sentinel, dtype=float)
+    if b.shape != bs.shape or a.shape != as_.shape:
+        raise ValueError("each run needs one sentinel median: per-run estimates and sentinel medians differ in length")
+    norm = regression(b / bs, a / as_, confidence).interval
+    sent = regression(bs, as_, confidence).interval
+    if not norm.known or not sent.known:
+        return "unclear", "too few runs for an interval of the model in sentinel units"
+    detail = (f"in sentinel units x{norm.lower:.2f}-x{norm.upper:.2f}, the sentinel itself "
+              f"x{sent.lower:.2f}-x{sent.upper:.2f}")
+    if norm.lower > 1 + min_effect:
+        return "model", f"the model's own: {detail}"
+    if sent.lower > 1:
+        return "machine", f"the machine's, not the model's: {detail}"
+    return "unclear", f"neither the model in sentinel units nor the sentinel explains it: {detail}"
