@@ -11,12 +11,20 @@ import doctest
 import json
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 from edgetiming.measure import batching
-from edgetiming.measure.batching import BatchPolicy, next_batch, serve
+from edgetiming.measure.batching import (
+    BatchPolicy,
+    PooledItems,
+    next_batch,
+    report_served,
+    report_sweep,
+    serve,
+)
 from edgetiming.measure.openloop import Periodic, Poisson
 
 MS = 1_000_000
@@ -192,3 +200,57 @@ def test_miss_rate_needs_a_deadline():
 def test_doctests():
     result = doctest.testmod(batching)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --------------------------------------------------------------------------- summaries over rounds
+def _reported(out_dir, kind):
+    path = out_dir / f"{kind}.jsonl"
+    return {json.loads(line)["name"]: json.loads(line) for line in path.read_text().splitlines()}
+
+
+def test_report_sweep_reports_every_batch_size_and_the_items_per_second(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGETIMING_OUTPUT_DIR", str(tmp_path))
+    rng = np.random.default_rng(1)
+    # batch b takes b ms plus noise; two rounds of 400 batches each
+    runs = {b: [types.SimpleNamespace(steady_ns=(b * MS * rng.uniform(0.95, 1.05, 400)).astype(np.int64))
+                for _ in range(2)] for b in (1, 2, 4)}
+    pts = report_sweep(runs, 0.99, name="sweep")
+    assert sorted(pts) == [1, 2, 4]
+    assert pts[4].items_per_s == pytest.approx(1000.0, rel=0.02)  # b / (b ms) per item
+    assert len(pts[2].items_per_s_by_round) == 2 and pts[2].n == 800
+    assert pts[4].p50.value == pytest.approx(4.0, rel=0.05) and pts[4].tail.value >= pts[4].p50.value
+    metrics = _reported(tmp_path, "metrics")
+    for b in (1, 2, 4):
+        assert {f"sweep.b{b}.p50_ms", f"sweep.b{b}.p99_ms", f"sweep.b{b}.items_per_s"} <= set(metrics)
+        assert metrics[f"sweep.b{b}.items_per_s"]["runs"] == 2
+    assert set(_reported(tmp_path, "samples")) == {"sweep.b1", "sweep.b2", "sweep.b4"}
+
+
+def test_report_served_pools_rounds_and_counts_misses(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGETIMING_OUTPUT_DIR", str(tmp_path))
+    runs = [serve(FakeModel(), Periodic(period_ms=2.0), policy=BatchPolicy.single(), n_requests=30,
+                  deadline_ms=1000.0, warmup_rounds=0) for _ in range(2)]
+    s = report_served("single.load-0.5", runs, label="single at load 0.5", percentile=0.99)
+    assert s.n == 60 and s.misses == 0 and s.miss_rate == 0.0 and s.miss_ci[0] == 0.0 < s.miss_ci[1]
+    assert len(s.offered_hz) == len(s.served_hz) == 2 and s.mean_batch == 1.0
+    assert s.tail.runs == 2 and s.tail.value >= s.p50.value > 0
+    metrics = _reported(tmp_path, "metrics")
+    assert {"single.load-0.5.p99_ms", "single.load-0.5.served_hz", "single.load-0.5.miss_rate"} <= set(metrics)
+    assert metrics["single.load-0.5.miss_rate"]["n"] == 60
+    assert "single.load-0.5.response" in _reported(tmp_path, "samples")
+
+
+def test_pooled_items_see_what_a_dynamic_batcher_waits_for():
+    # a lone item waits the whole timeout; a pair leaves as soon as the second arrives
+    run = serve(FakeModel(base_ms=0.2, per_item_ms=0.0), Periodic(period_ms=20.0),
+                policy=BatchPolicy.dynamic(2, timeout_ms=5.0), n_requests=6, warmup_rounds=0)
+    pool = PooledItems.of([run, run], window_ms=5.0)
+    assert pool.response_ns.size == 12 and (pool.later == 0).all()  # 20 ms apart: nobody within 5 ms
+    assert pool.idle.all() and set(pool.by_batch_ms()) == {1}
+    assert (pool.response_ns >= 5 * MS).all()  # every item waited out the timeout alone
+    assert pool.median_spread_ms() == 0.0  # one batch size: no spread
+    assert pool.future_dependence() is None  # later arrivals do not vary
+    # a planted dependence: response grows with the number of later arrivals
+    later = np.repeat(np.arange(5), 4)
+    planted = PooledItems(later * MS + 1, np.ones(20, dtype=np.int64), np.ones(20, dtype=bool), later)
+    assert planted.future_dependence() == pytest.approx(1.0)

@@ -176,3 +176,26 @@ def test_no_pyplot_state_is_left_behind(latency_ns: np.ndarray) -> None:
 def test_alt_text_numbers_are_well_formed(latency_ns: np.ndarray) -> None:
     _, alt = histogram(latency_ns)
     assert not re.search(r"e[+-]\d", alt) and "nan" not in alt.lower()
+
+
+def test_stage_distributions(latency_ns: np.ndarray) -> None:
+    fig, alt = figures.stage_distributions({"detect": latency_ns, "frame": latency_ns * 2},
+                                           {"detect": 20.0, "frame": 50.0})
+    _check_png(fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "(ms" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["detect", "frame"]
+    p99 = quantile(latency_ns, 0.99) / MS
+    assert f"detect median {np.median(latency_ns) / MS:.2f} ms, P99 {p99:.2f} ms (budget 20.0 ms)" in alt
+
+
+def test_fanout_figure() -> None:
+    from edgetiming.stats.jitter import fanout_check
+
+    rng = np.random.default_rng(3)
+    fc = fanout_check((rng.lognormal(0, 0.3, (500, 3)) * MS).astype(np.int64).tolist(), 0.05)
+    fig, alt = figures.fanout(fc)
+    _check_png(fig)
+    ax = fig.axes[0]
+    assert [int(t) for t in ax.get_xticks()] == [1, 2, 3] and ax.get_ylim()[0] == 0
+    assert alt.endswith(fc.rows()) and "k = 1..3" in alt

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from edgetiming.stats import jitter
-from edgetiming.stats.jitter import fanout_tail, jitter_metrics, rfc3550_jitter
+from edgetiming.stats.jitter import fanout_check, fanout_tail, jitter_metrics, rfc3550_jitter
 
 MS = 1_000_000
 
@@ -132,3 +132,23 @@ def test_refuses_bad_input() -> None:
         jitter_metrics([])
     with pytest.raises(ValueError):
         jitter_metrics([1.0, float("nan")])
+
+
+def test_fanout_check_holds_for_independent_calls_and_sees_unlike_positions() -> None:
+    rng = np.random.default_rng(7)
+    calls = rng.lognormal(0.0, 0.3, size=(3000, 4))
+    fc = fanout_check((calls * MS).astype(np.int64).tolist(), 0.05)
+    assert fc.ks == [1, 2, 3, 4] and fc.k_max == 4 and fc.n_calls == 12000 and fc.n_requests == 3000
+    assert fc.q == pytest.approx(0.05, abs=0.002)
+    assert fc.predicted == pytest.approx([fanout_tail(fc.q, k) for k in fc.ks])
+    assert not fc.misses and not fc.position_differs
+    assert all(lo <= m <= hi for m, lo, hi in zip(fc.measured, fc.lower, fc.upper))
+    assert fc.rows().startswith("k=1 ")
+    # the first call of every request is the slow one: shares by position differ, and k > 1 misses
+    calls[:, 0] *= 3.0
+    skewed = fanout_check((calls * MS).astype(np.int64).tolist(), 0.05)
+    assert skewed.position_differs and skewed.first[0] > 0.15 > skewed.later[0]
+    assert skewed.by_position[0] > 0.15 and skewed.misses
+    # requests with fewer calls count only where they made k calls; k stops at the median count
+    short = fanout_check([[1, 2, 100]] * 10 + [[1, 2]] * 5 + [[]] * 2, 0.2)
+    assert short.k_max == 3 and short.n_requests == 17

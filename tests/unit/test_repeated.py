@@ -94,6 +94,12 @@ def test_between_run_interval_needs_two_runs():
     assert same.lower == pytest.approx(3.0) and same.upper == pytest.approx(3.0)
 
 
+def test_interval_bounds_are_what_a_metric_ci_takes():
+    assert between_run_interval([3.0]).bounds is None
+    iv = between_run_interval([3.0, 3.3, 2.9])
+    assert iv.bounds == (iv.lower, iv.upper) and iv.lower < 3.05 < iv.upper
+
+
 def test_interleaving_is_randomised_and_balanced():
     rng = np.random.default_rng(7)
     labels = ["A", "A2", "B", "C"]

@@ -35,12 +35,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from edgetiming.host.resources import ResourceMeter, ResourceUsage
 from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, timing_gc_off
@@ -48,8 +49,10 @@ from edgetiming.measure.openloop import Periodic, Poisson
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats import validity
+from edgetiming.stats.repeated import RepeatedEstimate, repeated_quantile
 
-__all__ = ["POLICY_KINDS", "BatchPolicy", "BatchedRun", "next_batch", "serve"]
+__all__ = ["POLICY_KINDS", "BatchPolicy", "BatchedRun", "PooledItems", "ServedRounds", "SweepPoint", "next_batch",
+           "report_served", "report_sweep", "serve"]
 
 POLICY_KINDS = ("single", "fixed", "dynamic")
 _NOT_DONE = -1
@@ -387,3 +390,150 @@ def serve(
         {"switch_interval_s": sys.getswitchinterval(), "warmup_rounds": warmup_rounds,
          "start_delay_ms": start_delay_ms, "timeout_counted_from": "queue entry of the oldest item"},
         confidence, started)
+
+
+# --------------------------------------------------------------------------- summaries over rounds
+def _pct(p: float) -> str:
+    return f"p{p * 100:g}"
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One batch size of a closed-loop sweep in rounds: latency per batch (ms) and items per second."""
+
+    batch: int
+    p50: RepeatedEstimate
+    tail: RepeatedEstimate  # at the sweep's percentile
+    items_per_s_by_round: list[float]
+    n: int
+
+    @property
+    def items_per_s(self) -> float:
+        """Batch size / mean batch latency, mean over rounds."""
+        return float(np.mean(self.items_per_s_by_round))
+
+
+def report_sweep(runs_by_batch: Mapping[int, Sequence[Any]], percentile: float = 0.99, *,
+                 name: str = "sweep") -> dict[int, SweepPoint]:
+    """Summarise and report a closed-loop batch-size sweep run in rounds.
+
+    ``runs_by_batch[b]`` holds one closed-loop run per round (anything with ``steady_ns``,
+    the latency of each batch of ``b`` items, int64 ns). Per batch size it reports the
+    samples ``{name}.b{b}`` (rounds concatenated), the estimates ``{name}.b{b}.p50_ms`` and
+    ``{name}.b{b}.p{percentile}_ms`` over rounds, and ``{name}.b{b}.items_per_s``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace as NS
+    >>> runs = {b: [NS(steady_ns=np.full(50, b * 1_000_000))] * 2 for b in (1, 4)}
+    >>> pts = report_sweep(runs)  # doctest: +ELLIPSIS
+    [metric] ...
+    >>> pts[4].items_per_s, pts[4].p50.value
+    (1000.0, 4.0)
+    """
+    out = {}
+    for b, runs in sorted(runs_by_batch.items()):
+        lat = [r.steady_ns for r in runs]
+        est = {p: repeated_quantile(lat, p).scaled(1e-6) for p in (0.5, percentile)}
+        pt = SweepPoint(b, est[0.5], est[percentile], [b / float(x.mean()) * 1e9 for x in lat],
+                        sum(x.size for x in lat))
+        report.samples(f"{name}.b{b}", np.concatenate(lat),
+                       description=f"batch {b}: latency per batch, int64 ns, {len(runs)} rounds concatenated")
+        for p, e in est.items():
+            report.estimate(f"{name}.b{b}.{_pct(p)}_ms", e,
+                            description=f"batch {b}: P{p * 100:g} of one batch over {len(runs)} rounds")
+        report.metric(f"{name}.b{b}.items_per_s", pt.items_per_s, unit="1/s", n=pt.n, runs=len(runs),
+                      description=f"batch {b}: items per second, closed loop (batch size / mean batch latency, "
+                      "mean over rounds)")
+        out[b] = pt
+    return out
+
+
+@dataclass(frozen=True)
+class ServedRounds:
+    """One server at one load over rounds: response percentiles (ms), misses, rates per round."""
+
+    p50: RepeatedEstimate
+    tail: RepeatedEstimate
+    misses: int
+    n: int
+    offered_hz: list[float]
+    served_hz: list[float]
+    mean_batch: float
+
+    @property
+    def miss_rate(self) -> float:
+        return self.misses / self.n
+
+    @property
+    def miss_ci(self) -> tuple[float, float]:
+        """Clopper-Pearson 95% interval of the miss rate."""
+        return stats.proportion_ci(self.misses, self.n)
+
+
+def report_served(name: str, runs: Sequence[BatchedRun], *, label: str, percentile: float = 0.99) -> ServedRounds:
+    """Summarise and report one server at one load, one :class:`BatchedRun` per round.
+
+    Reports the samples ``{name}.response`` (rounds concatenated), the estimate
+    ``{name}.p{percentile}_ms`` pooled over rounds, ``{name}.served_hz`` (mean over rounds)
+    and ``{name}.miss_rate`` against the runs' deadline; ``label`` starts each description.
+    """
+    resp = [r.response_ns for r in runs]
+    est = {p: repeated_quantile(resp, p).scaled(1e-6) for p in (0.5, percentile)}
+    s = ServedRounds(est[0.5], est[percentile], sum(r.miss_rate().misses for r in runs), sum(x.size for x in resp),
+                     [r.offered_rate_hz for r in runs], [r.throughput_hz for r in runs],
+                     float(np.concatenate([r.item_batch_size for r in runs]).mean()))
+    pname = f"P{percentile * 100:g}"
+    report.samples(f"{name}.response", np.concatenate(resp), description=f"{label}: per-item response time (done - "
+                   f"intended arrival), int64 ns, rounds concatenated ({runs[0].n_requests} per round)")
+    report.estimate(f"{name}.{_pct(percentile)}_ms", s.tail, description=f"{label}: {pname} response from the "
+                    f"intended arrival, pooled over {len(runs)} rounds")
+    report.metric(f"{name}.served_hz", float(np.mean(s.served_hz)), unit="Hz", runs=len(runs),
+                  description=f"{label}: items completed per second (mean over rounds), against "
+                  f"{np.mean(s.offered_hz):.0f} offered")
+    report.metric(f"{name}.miss_rate", s.miss_rate, n=s.n, ci=s.miss_ci,
+                  description=f"{label}: share of items over {runs[0].deadline_ms:g} ms (Clopper-Pearson)")
+    return s
+
+
+@dataclass(frozen=True)
+class PooledItems:
+    """Per-item arrays of one server's runs, concatenated: what a dynamic batcher's latency depends on.
+
+    ``later`` counts the items intended within ``window_ms`` after each item; ``idle`` says
+    the item found the server idle with nothing waiting (no queue ahead explains its latency).
+
+    Example
+    -------
+    >>> run = serve(lambda k: time.sleep(0.0002 * k), Periodic(1.0), policy=BatchPolicy.single(), n_requests=20)
+    >>> pool = PooledItems.of([run, run], window_ms=2.5)
+    >>> pool.response_ns.size, int(pool.later.max())
+    (40, 2)
+    """
+
+    response_ns: np.ndarray
+    item_batch_size: np.ndarray
+    idle: np.ndarray
+    later: np.ndarray
+
+    @classmethod
+    def of(cls, runs: Sequence[BatchedRun], window_ms: float) -> PooledItems:
+        def cat(f: Callable[[BatchedRun], np.ndarray]) -> np.ndarray:
+            return np.concatenate([f(r) for r in runs])
+        return cls(cat(lambda r: r.response_ns), cat(lambda r: r.item_batch_size), cat(lambda r: r.found_idle()),
+                   cat(lambda r: r.later_arrivals(window_ms)))
+
+    def by_batch_ms(self) -> dict[int, np.ndarray]:
+        """Response times (ms) of the items served in a batch of each size that occurred."""
+        return {int(s): self.response_ns[self.item_batch_size == s] / 1e6 for s in np.unique(self.item_batch_size)}
+
+    def median_spread_ms(self, min_items: int = 5) -> float:
+        """Largest minus smallest median response (ms) over batch sizes with >= ``min_items`` items."""
+        meds = [float(np.median(v)) for v in self.by_batch_ms().values() if v.size >= min_items]
+        return max(meds) - min(meds) if len(meds) >= 2 else 0.0
+
+    def future_dependence(self, min_items: int = 10) -> float | None:
+        """Spearman rank correlation (average ranks for ties), over the items that found the server
+        idle, between response time and later arrivals; None below ``min_items`` or without spread."""
+        a, b = self.later[self.idle], self.response_ns[self.idle]
+        return None if a.size < min_items or np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)

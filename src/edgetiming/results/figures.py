@@ -39,11 +39,13 @@ __all__ = [
     "PALETTE",
     "STYLE",
     "compare_configs",
+    "fanout",
     "histogram",
     "log_ticks",
     "per_process",
     "png_bytes",
     "round_ratios",
+    "stage_distributions",
     "tail_plot",
     "timeline",
     "timeline_with_interference",
@@ -863,3 +865,64 @@ def round_ratios(
     alt = (f"{quantity} ratio to the baseline per round ({rounds} rounds) with {conf:.0%} intervals over rounds: "
            + "; ".join(parts))
     return fig, alt
+
+
+def stage_distributions(
+    samples_ns: Mapping[str, ArrayLike],
+    limits_ms: Mapping[str, float],
+    *,
+    title: str = "Distribution per stage: box P25-P75, whiskers P1-P99, dashes the budget",
+) -> tuple[Figure, str]:
+    """Box plots of latency per stage (and the whole item) on a log scale, each with its budget dashed.
+
+    ``samples_ns`` maps a stage name, in pipeline order, to its latencies (int64 ns);
+    ``limits_ms`` the same names to their budgets (the deadline for the whole item).
+
+    Examples
+    --------
+    >>> x = np.arange(1, 201) * 10_000
+    >>> stage_distributions({"detect": x, "frame": 2 * x}, {"detect": 1.5, "frame": 5.0})[1][:70]
+    'Box plots of latency per stage and per frame on a log scale: detect me'
+    """
+    names = list(samples_ns)
+    data = [_ms(samples_ns[n]) for n in names]
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((8.0, 4.2))
+        ax.boxplot(data, whis=(1, 99), showfliers=True, flierprops={"markersize": 2})
+        ax.set_xticks(range(1, len(names) + 1), names)
+        ax.set_yscale("log")
+        log_ticks(ax)
+        for i, n in enumerate(names):
+            ax.plot([i + 0.65, i + 1.35], [limits_ms[n]] * 2, "--", color=_MISS, linewidth=1.2,
+                    label="budget" if i == 0 else None)
+        ax.set(ylabel="latency (ms, log scale)", xlabel="stage", title=title)
+        ax.legend(loc="upper left")
+    return fig, "Box plots of latency per stage and per frame on a log scale: " + "; ".join(
+        f"{n} median {np.median(d):.2f} ms, P99 {quantile_ci(d, 0.99).value:.2f} ms "
+        f"(budget {limits_ms[n]:.1f} ms)" for n, d in zip(names, data))
+
+
+def fanout(check: Any) -> tuple[Figure, str]:
+    """Share of requests with at least one slow call among their first k calls, measured (with its
+    interval) against the independent-calls prediction ``1-(1-q)^k``; ``check`` is the
+    :class:`~edgetiming.stats.jitter.FanoutCheck` that :func:`edgetiming.stats.jitter.fanout_check` returns.
+
+    Examples
+    --------
+    >>> from edgetiming.stats.jitter import fanout_check
+    >>> fanout(fanout_check([[1, 2, 3, 40]] * 30 + [[5, 6, 7, 8]] * 10, 0.2))[1][:60]
+    'Share of frames with at least one slow recognizer call among'
+    """
+    c, ks = check, check.ks
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((7.0, 4.0))
+        ax.plot(ks, c.predicted, "o--", color=PALETTE[1], label="predicted 1-(1-q)^k (independent calls)")
+        ax.errorbar(ks, c.measured, yerr=[np.subtract(c.measured, c.lower), np.subtract(c.upper, c.measured)],
+                    fmt="s-", color=PALETTE[0], capsize=3, label="measured, 95% Clopper-Pearson CI")
+        ax.set_xticks(ks)
+        ax.set(xlabel="recognizer calls per frame, k (first k lines)",
+               ylabel="frames with at least one slow call (fraction)", ylim=(0, max(*c.upper, *c.predicted) * 1.15),
+               title=f"Fan-out: slow call above {c.threshold_ns / _NS_PER_MS:.1f} ms (q = {c.q:.3f})")
+        ax.legend(loc="upper left")
+    return fig, (f"Share of frames with at least one slow recognizer call among their first k calls, k = 1..{ks[-1]}, "
+                 f"measured [95% CI] vs the independent-calls prediction: {c.rows()}")

@@ -11,15 +11,16 @@ difference, RFC 3550 jitter, miss runs) use the samples in measurement order.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from edgetiming.stats.quantiles import miss_rate, quantile
+from edgetiming.stats.quantiles import miss_rate, proportion_ci, quantile
 
-__all__ = ["JitterMetric", "fanout_tail", "jitter_metrics", "rfc3550_jitter"]
+__all__ = ["FanoutCheck", "JitterMetric", "fanout_check", "fanout_tail", "jitter_metrics", "rfc3550_jitter"]
 
 _NS_PER_MS = 1e6
 _MAD_TO_SIGMA = 1.4826  # MAD * 1.4826 estimates sigma for normal data
@@ -94,6 +95,88 @@ def fanout_tail(q: float, k: int) -> float:
     if q == 1.0:
         return 1.0 if k > 0 else 0.0
     return float(-math.expm1(int(k) * math.log1p(-q)))
+
+
+Share = tuple[float, float, float]  # (share, lower, upper), Clopper-Pearson
+
+
+def _share(k: int, n: int, confidence: float) -> Share:
+    return (k / n, *proportion_ci(k, n, confidence))
+
+
+@dataclass(frozen=True)
+class FanoutCheck:
+    """Measured share of fanned-out requests with a slow call against ``1-(1-q)^k``.
+
+    ``measured[i]`` (with ``lower[i]``, ``upper[i]``) is the share of requests with at least one
+    slow call among their first ``ks[i]`` calls, over the requests that made that many;
+    ``predicted[i]`` is :func:`fanout_tail` at the measured ``q``. ``by_position[i]`` is the
+    share of slow calls at position ``i``; ``first`` and ``later`` compare the first call of a
+    request with the later ones (calls that are not alike break the prediction).
+    """
+
+    threshold_ns: float
+    q: float
+    n_calls: int
+    n_requests: int
+    ks: list[int]
+    measured: list[float]
+    lower: list[float]
+    upper: list[float]
+    predicted: list[float]
+    by_position: list[float]
+    first: Share
+    later: Share
+
+    @property
+    def k_max(self) -> int:
+        return self.ks[-1]
+
+    @property
+    def misses(self) -> list[int]:
+        """The k at which the prediction lies outside the measured share's interval."""
+        return [k for k, a, b, p in zip(self.ks, self.lower, self.upper, self.predicted) if not a <= p <= b]
+
+    @property
+    def position_differs(self) -> bool:
+        """The first call's slow share and the later calls' have disjoint intervals."""
+        return self.first[1] > self.later[2] or self.first[2] < self.later[1]
+
+    def rows(self) -> str:
+        """"k=1 0.050 [0.030, 0.080] vs 0.050; ..." for alt texts and checks."""
+        return "; ".join(f"k={k} {m:.3f} [{a:.3f}, {b:.3f}] vs {p:.3f}"
+                         for k, m, a, b, p in zip(self.ks, self.measured, self.lower, self.upper, self.predicted))
+
+
+def fanout_check(calls_ns: Sequence[Sequence[int]], slow_share: float, *, confidence: float = 0.95) -> FanoutCheck:
+    """Test the independent-calls model :func:`fanout_tail` on measured fan-out.
+
+    ``calls_ns[j]`` are the call times of request ``j`` in call order. A call is slow above the
+    ``1 - slow_share`` quantile of all calls; k runs from 1 to the median number of calls per
+    request.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> fc = fanout_check(rng.integers(1, 10**6, size=(2000, 4)).tolist(), 0.05)
+    >>> fc.ks, round(fc.q, 2), fc.misses
+    ([1, 2, 3, 4], 0.05, [])
+    """
+    frames = [list(c) for c in calls_ns]
+    all_calls = np.concatenate([np.asarray(c, dtype=np.int64) for c in frames if c])
+    thr = quantile(all_calls, 1.0 - slow_share)
+    k_max = int(np.median([len(c) for c in frames]))
+    ks = list(range(1, k_max + 1))
+    hits = [[any(t > thr for t in c[:k]) for c in frames if len(c) >= k] for k in ks]
+    shares = [_share(int(sum(h)), len(h), confidence) for h in hits]
+    later = [t for c in frames for t in c[1:k_max]]
+    return FanoutCheck(
+        thr, float((all_calls > thr).mean()), int(all_calls.size), len(frames), ks,
+        [s[0] for s in shares], [s[1] for s in shares], [s[2] for s in shares],
+        [fanout_tail(float((all_calls > thr).mean()), k) for k in ks],
+        [float(np.mean([c[i] > thr for c in frames if len(c) > i])) for i in range(k_max)],
+        _share(sum(c[0] > thr for c in frames if c), sum(1 for c in frames if c), confidence),
+        _share(sum(t > thr for t in later), max(len(later), 1), confidence))
 
 
 def jitter_metrics(
