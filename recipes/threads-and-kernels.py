@@ -60,6 +60,7 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.measure import noise
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
@@ -229,6 +230,8 @@ def tradeoff_figure() -> tuple[Figure, str]:
 
 fig, alt = tradeoff_figure()
 report.figure(fig, "latency-cpu-tradeoff", alt=alt)
+fig, alt = noise.figure(run, deadline_ms=deadline_ms, title="The rounds in time: latency, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner
