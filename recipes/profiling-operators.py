@@ -185,8 +185,8 @@ fig, alt = figures.paired_bars(show.index, show["median_iters_ms"], show["slow_i
                                f"(n={slow.k_slow})", what="mean time per inference", ylabel="operator type",
                                title=f"Where the slow inferences lose time: excess {slow.explanation}")
 report.figure(fig, "slow-vs-median", alt=f"{alt}; {slow.total_excess_ms:.2f} ms extra in total, {slow.explanation}; "
-              "share of the excess: " + ", ".join(f"{t} {r['share_of_excess']:.0%} (of a normal inference "
-                                                  f"{r['share_of_normal']:.0%})" for t, r in show.head(5).iterrows()))
+              "share of the excess (and of a normal inference): " + ", ".join(
+                  f"{t} {r['share_of_excess']:.0%} ({r['share_of_normal']:.0%})" for t, r in show.head(5).iterrows()))
 
 # %% [markdown]
 # ## Memory: the session's footprint

@@ -46,7 +46,7 @@ def test_ranked_bars_put_the_largest_on_top_with_value_and_share():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Mul", "Add", "Conv"]  # bottom to top
     assert ax.get_xlabel() == "mean time per inference (ms)"
-    assert alt == "mean time per inference by operator type: Conv 6.00 ms (75%); Add 1.50 ms (19%); Mul 0.50 ms (6%)"
+    assert alt == "Mean time per inference by operator type: Conv 6.00 ms (75%); Add 1.50 ms (19%); Mul 0.50 ms (6%)"
 
 
 def test_paired_bars_keep_the_order_and_name_both_series():

@@ -865,7 +865,7 @@ def ranked_bars(values: Mapping[str, float], shares: Sequence[float], *, what: s
     Examples
     --------
     >>> ranked_bars({"Conv": 8.0, "Add": 2.0}, [0.8, 0.2], what="mean time per inference", ylabel="operator type")[1]
-    'mean time per inference by operator type: Conv 8.00 ms (80%); Add 2.00 ms (20%)'
+    'Mean time per inference by operator type: Conv 8.00 ms (80%); Add 2.00 ms (20%)'
     """
     if not values or len(shares) != len(values):
         raise ValueError("values must be non-empty, with one share per value")
@@ -876,7 +876,7 @@ def ranked_bars(values: Mapping[str, float], shares: Sequence[float], *, what: s
         for y, (x, s) in enumerate(zip(v, list(shares)[::-1])):
             ax.text(x, y, f" {x:.2f} {unit} ({s:.0%})", va="center", fontsize=8)
         ax.set(xlim=(0, v.max() * 1.3), xlabel=f"{what} ({unit})", ylabel=ylabel, title=title)
-    return fig, f"{what} by {ylabel}: " + "; ".join(
+    return fig, f"{what[:1].upper()}{what[1:]} by {ylabel}: " + "; ".join(
         f"{k} {x:.2f} {unit} ({s:.0%})" for k, x, s in zip(values, values.values(), shares))
 
 
