@@ -28,10 +28,8 @@
 # down) or to the model (only the model slows down).
 #
 # The model is the PP-OCRv4 text detector shipped in the `rapidocr-onnxruntime` wheel; pass your
-# own with `--param model_path=/path/to/model.onnx` and its input shape.
-#
-# *Longer than 350 lines because it builds its own sentinel model and reads five machine
-# signals beside the long run; the tests themselves live in `edgetiming.stats.steady`.*
+# own with `--param model_path=/path/to/model.onnx` and its input shape. The tests live in
+# `edgetiming.stats.steady`.
 
 # %% tags=["parameters"]
 model_path = "rapidocr:det"  # an .onnx file, or rapidocr:det / rapidocr:rec / rapidocr:cls
@@ -60,55 +58,32 @@ seed = 0
 # model's own work (its memory, its inputs, its code path), not to the machine.
 
 # %%
-import math
 import os
 import time
 
 import numpy as np
-import onnxruntime as ort
 import pandas as pd
 from IPython.display import Markdown, display
-from matplotlib.figure import Figure
-from onnx import TensorProto, helper, numpy_helper
 
-from edgetiming.host.resources import NOT_AVAILABLE
+from edgetiming.host.resources import NOT_AVAILABLE, signal_series, signal_table
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
 from edgetiming.measure.session import SessionConfig, open_session, session_settings
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats.steady import attribute_drift, classify_steady_state
 from edgetiming.workload.models import resolve, sha256_file
-from edgetiming.workload.ocrdata import det_input, render_page
+from edgetiming.workload.ocrdata import det_batch
+from edgetiming.workload.synthetic import matmul_relu_chain
 
-figures.use_style()
 config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
 path = resolve(model_path)
 session = open_session(path, config)
-input_name = session.get_inputs()[0].name
-print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...)")
-print("onnxruntime", ort.__version__, {k: v for k, v in session_settings(session).items()
-                                     if k in ("intra_op_num_threads", "allow_spinning", "providers")})
-
-
-def sentinel_model(rows: int, width: int, layers: int = 4, seed: int = 0) -> bytes:
-    """A fixed MatMul+Relu chain with seeded weights, serialized: the same bytes on every device."""
-    rng = np.random.default_rng(seed)
-    nodes, inits, prev = [], [], "x"
-    for i in range(layers):
-        w = (rng.standard_normal((width, width)) / math.sqrt(width)).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w{i}"))
-        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"]),
-                  helper.make_node("Relu", [f"m{i}"], [f"r{i}" if i < layers - 1 else "y"])]
-        prev = f"r{i}"
-    io = [helper.make_tensor_value_info(v, TensorProto.FLOAT, [rows, width]) for v in ("x", "y")]
-    graph = helper.make_graph(nodes, "sentinel", io[:1], io[1:], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
-
-
+settings = session_settings(session)
+print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...); " + ", ".join(
+    f"{k} {settings[k]}" for k in ("onnxruntime_version", "intra_op_num_threads", "allow_spinning", "providers")))
 rng = np.random.default_rng(seed)
-n, c, h, w = input_shape
-feeds = {input_name: np.repeat(det_input(render_page(rng, height=h, width=w).image, size=(h, w)), n, axis=0).astype(np.float32)}
-sentinel = open_session(sentinel_model(sentinel_rows, sentinel_width, seed=seed), config)
+feeds = {session.get_inputs()[0].name: det_batch(input_shape, rng)}
+sentinel = open_session(matmul_relu_chain(sentinel_rows, sentinel_width, seed=seed), config)
 sentinel_feeds = {"x": rng.standard_normal((sentinel_rows, sentinel_width)).astype(np.float32)}
 
 # The model call is one function for the whole run, so the call path is identical in both halves;
@@ -117,10 +92,9 @@ extra_ns = 0
 
 
 def run_model():
-    t0 = time.perf_counter_ns()
     session.run(None, feeds)
-    if extra_ns:
-        end = t0 + extra_ns + (time.perf_counter_ns() - t0)
+    if extra_ns:  # busy-wait after the inference
+        end = time.perf_counter_ns() + extra_ns
         while time.perf_counter_ns() < end:
             pass
 
@@ -130,15 +104,14 @@ def run_sentinel():
 
 
 # A short calibration sizes the blocks in iterations, so a block lasts about block_s on any device.
-calib_model = closed_loop(run_model, warmup_iters=1, iters=3, overhead=False).steady_ns
-calib_sent = closed_loop(run_sentinel, warmup_iters=3, iters=10, overhead=False).steady_ns
-model_ms, sent_ms = np.median(calib_model) / 1e6, np.median(calib_sent) / 1e6
+model_ms = np.median(closed_loop(run_model, warmup_iters=1, iters=3, overhead=False).steady_ns) / 1e6
+sent_ms = np.median(closed_loop(run_sentinel, warmup_iters=3, iters=10, overhead=False).steady_ns) / 1e6
 model_iters = max(2, round(block_s * 1e3 / model_ms))
 sent_iters = max(2, round(block_s * sentinel_share * 1e3 / sent_ms))
 block_est_s = (model_iters * model_ms + sent_iters * sent_ms) / 1e3
 n_blocks = max(9, round(duration_s / block_est_s))  # at least 9 blocks, whatever the machine
-print(f"calibration: model {model_ms:.2f} ms, sentinel {sent_ms:.2f} ms per call")
-print(f"{n_blocks} blocks of {model_iters} model + {sent_iters} sentinel iterations (about {n_blocks * block_est_s:.0f} s)")
+print(f"calibration: model {model_ms:.2f} ms, sentinel {sent_ms:.2f} ms per call; {n_blocks} blocks of {model_iters} "
+      f"model + {sent_iters} sentinel iterations (about {n_blocks * block_est_s:.0f} s)")
 
 # %% [markdown]
 # ## The long run
@@ -151,34 +124,31 @@ print(f"{n_blocks} blocks of {model_iters} model + {sent_iters} sentinel iterati
 # whether they are a warmup.
 
 # %%
-model_lat, sent_lat, blocks = [], [], []
+lat, rows, snaps, throttled = [], [], [], {}
 t_start = time.perf_counter()
-# One outer gc freeze for the whole run: each closed_loop then skips a full collection of the
-# notebook's objects between blocks (hundreds of ms on a busy 2-core runner).
+# One gc freeze for the whole run: no full collection of the notebook's objects between blocks (100s of ms)
 with timing_gc_off():
     for b in range(n_blocks):
-        if b >= 9 and time.perf_counter() - t_start > 1.1 * duration_s:
-            break  # a busier machine than at calibration: keep the run's length, not its block count
-        half = time.perf_counter() - t_start >= duration_s / 2
-        extra_ns = int(inject_model_slowdown * model_ms * 1e6) if half else 0
         t_block = time.perf_counter() - t_start
+        if b >= 9 and t_block > 1.1 * duration_s:
+            break  # a busier machine than at calibration: keep the run's length, not its block count
+        extra_ns = int(inject_model_slowdown * model_ms * 1e6) if t_block >= duration_s / 2 else 0
         m = closed_loop(run_model, warmup_iters=0, iters=model_iters, overhead=False)
         s = closed_loop(run_sentinel, warmup_iters=0, iters=sent_iters, overhead=False)
-        model_lat.append(m.latency_ns)
-        sent_lat.append(s.latency_ns)
-        blocks.append({"block": b, "t_s": t_block, "model_median_ms": np.median(m.latency_ns) / 1e6,
-                       "sentinel_median_ms": np.median(s.latency_ns) / 1e6, "throttle_before": m.throttle["before"],
-                       "throttle_after": s.throttle["after"], "throttle_seen": m.throttle["seen"] or s.throttle["seen"],
-                       "throttle_reasons": m.throttle["reasons"] + s.throttle["reasons"]})
+        lat.append((m.latency_ns, s.latency_ns))
+        rows.append({"block": b, "t_s": t_block, "model_median_ms": np.median(m.latency_ns) / 1e6,
+                     "sentinel_median_ms": np.median(s.latency_ns) / 1e6})
+        snaps.append(m.throttle["before"])
+        if m.throttle["seen"] or s.throttle["seen"]:
+            throttled[b] = m.throttle["reasons"] + s.throttle["reasons"]
+snaps.append(s.throttle["after"])
 elapsed_s = time.perf_counter() - t_start
-if len(blocks) < n_blocks:
-    print(f"stopped after {len(blocks)} of {n_blocks} planned blocks: the run reached its {duration_s:g} s length")
-    n_blocks = len(blocks)
-model_all = np.concatenate(model_lat)
-sent_all = np.concatenate(sent_lat)
-df = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("throttle_")} for r in blocks])
+if len(rows) < n_blocks:
+    print(f"stopped after {len(rows)} of {n_blocks} planned blocks: the run reached its {duration_s:g} s length")
+n_blocks = len(rows)
+model_all, sent_all = (np.concatenate(x) for x in zip(*lat))
+df = pd.DataFrame(rows)
 df["ratio"] = df["model_median_ms"] / df["sentinel_median_ms"]
-print(f"{n_blocks} blocks in {elapsed_s:.1f} s: {model_all.size} model and {sent_all.size} sentinel iterations")
 report.samples("model", model_all, description=f"model latency per iteration in order, {n_blocks} blocks of "
                f"{model_iters}; no warmup removed")
 report.samples("sentinel", sent_all, description=f"sentinel latency per iteration in order, {n_blocks} blocks of "
@@ -197,13 +167,12 @@ df.round(3).head(12)
 
 # %%
 steady_state = classify_steady_state(model_all)
-print(f"class: {steady_state.classification} ({steady_state.reason}); change points at iterations "
-      f"{list(steady_state.change_points)}; {steady_state.n_outliers} outliers set aside for the detection")
-for seg in steady_state.segments:
-    print(f"  iterations {seg.start:>6}-{seg.end:<6} mean {seg.mean_ms:7.2f} ms  median {seg.median_ms:7.2f} ms")
+print(f"change points at iterations {list(steady_state.change_points)}; {steady_state.n_outliers} outliers set aside",
+      *(f"  iterations {g.start:>6}-{g.end:<6} mean {g.mean_ms:7.2f} ms  median {g.median_ms:7.2f} ms"
+        for g in steady_state.segments), sep="\n")
 report.metric("steady_class", steady_state.classification, description=steady_state.reason)
 report.metric("change_points", len(steady_state.change_points), description="change points PELT found in the model series")
-# The steady part is never the whole run by default: with no steady state there is none.
+# with no steady state there is no steady part (never the whole run by default)
 steady = None if steady_state.steady_start is None else model_all[steady_state.steady_start:]
 fig, alt = figures.timeline(model_all, warmup_end=steady_state.steady_start or None,
                             change_points=steady_state.change_points, deadline_ms=deadline_ms,
@@ -227,6 +196,7 @@ report.figure(fig, "timeline", alt=alt + f"; classified '{steady_state.classific
 # %%
 drift = attribute_drift(model_all, sent_all, n_blocks, trend_blocks=drift_blocks, min_change=min_change)
 step, attribution = drift.step, drift.attribution
+step_change = step.relative if step.shift else 0.0
 for name, d in (("model", drift.model), ("sentinel", drift.sentinel), ("model/sentinel", drift.ratio)):
     print(f"{name:<15} trend tau {d.tau:+.2f}  p {d.p_value:.3g}  change over the run {d.relative_change:+.1%}  "
           f"drift: {d.drift}  ({d.blocks} blocks)")
@@ -234,41 +204,21 @@ for name, d in (("model", drift.model), ("sentinel", drift.sentinel), ("model/se
                   description=f"Theil-Sen trend of the {name} block medians over the run / its median "
                   f"(p = {d.p_value:.3g}, {d.blocks} blocks)")
 print(f"step: {step.describe()}" + (f"; across it the sentinel moved {drift.sentinel_step:+.1%}, the ratio "
-                                    f"{drift.ratio_step:+.1%}" if step.shift else ""))
-report.metric("step.model.relative_change", step.relative if step.shift else 0.0,
+                                    f"{drift.ratio_step:+.1%}" if step.shift else "") + f"\n=> {drift.sentence}")
+report.metric("step.model.relative_change", step_change,
               description=f"the model's final level / its main earlier level - 1 (medians): {step.describe()}")
 report.metric("step.model.start_fraction", step.fraction if step.shift else None,
               description="where the model's final level starts, as a share of the run (None: no step)")
-print(f"=> {drift.sentence}")
 report.metric("drift_attribution", attribution, description=drift.reason)
 
 # %%
-fig = Figure(figsize=(8.0, 5.2), layout="constrained")
-ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
-rel = {k: df[k] / df[k].median() for k in ("model_median_ms", "sentinel_median_ms", "ratio")}
-for ax, k, style, label in ((ax1, "model_median_ms", "o-", "model block median"),
-                            (ax1, "sentinel_median_ms", "s-", "sentinel block median"),
-                            (ax2, "ratio", "d-", "model / sentinel")):
-    unit = "" if k == "ratio" else f" (run median {df[k].median():.2f} ms)"
-    ax.plot(df["t_s"], rel[k], style, markersize=3, color=figures.PALETTE[len(ax.lines) + (ax is ax2) * 2],
-            label=label + unit)
-for ax in (ax1, ax2):
-    ax.axhline(1.0, color="#57606a", linewidth=0.8)
-    if step.shift:  # the final level of the model starts in this block
-        ax.axvline(df["t_s"].iloc[min(step.index // model_iters, n_blocks - 1)], color=figures.PALETTE[3],
-                   linestyle="--", label=f"model step {step.relative:+.0%}" if ax is ax1 else None)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-ax1.set_ylabel("block median / run median")
-ax1.set_title(f"Model and sentinel, block by block: {attribution}")
-ax2.set_ylabel("ratio / run median")
-ax2.set_xlabel("time since the start of the run (s)")
-m_rel, s_rel, r_rel = rel["model_median_ms"], rel["sentinel_median_ms"], rel["ratio"]
+fig, alt = figures.model_vs_sentinel(
+    df["t_s"], df["model_median_ms"], df["sentinel_median_ms"], duration_s=elapsed_s,
+    step_at_s=df["t_s"].iloc[min(step.index // model_iters, n_blocks - 1)] if step.shift else None,
+    step_label=f"{step.relative:+.0%}" if step.shift else "", title=f"Model and sentinel, block by block: {attribution}")
 report.figure(fig, "sentinel-vs-model", alt=(
-    f"Block medians of the model and of the sentinel over {elapsed_s:.0f} s ({n_blocks} blocks), each divided "
-    f"by its run median: model from {m_rel.min():.2f} to {m_rel.max():.2f}, sentinel from {s_rel.min():.2f} "
-    f"to {s_rel.max():.2f}; the model/sentinel ratio ranges {r_rel.min():.2f}-{r_rel.max():.2f}. Trend over the "
-    f"run: model {drift.model.relative_change:+.1%}, sentinel {drift.sentinel.relative_change:+.1%}, ratio "
-    f"{drift.ratio.relative_change:+.1%}; step: {step.describe()}; verdict: {attribution}."))
+    f"{alt}. Trend over the run: model {drift.model.relative_change:+.1%}, sentinel {drift.sentinel.relative_change:+.1%}"
+    f", ratio {drift.ratio.relative_change:+.1%}; step: {step.describe()}; verdict: {attribution}."))
 
 # %% [markdown]
 # ## Frequency, temperature and throttle signals
@@ -279,62 +229,19 @@ report.figure(fig, "sentinel-vs-model", alt=(
 # reason; it is never guessed.
 
 # %%
-snaps = [r["throttle_before"] for r in blocks] + [blocks[-1]["throttle_after"]]
-snap_t = list(df["t_s"]) + [elapsed_s]
-rows = []
-for name in snaps[0]:
-    if name == "throttled":
-        continue
-    sigs = [s[name] for s in snaps]
-    avail = [g for g in sigs if g["available"]]
-    if not avail:
-        rows.append({"signal": name, "available": False, "reading": NOT_AVAILABLE, "detail": sigs[0]["detail"],
-                     "flagged in any sample": False})
-        continue
-    first, last = avail[0]["value"], avail[-1]["value"]
-    reading = f"first {first}, last {last}" if first != last else f"{first} (unchanged)"
-    rows.append({"signal": name, "available": True, "reading": reading[:160], "detail": avail[0]["detail"],
-                 "flagged in any sample": any(g["flagged"] for g in avail)})
-signals = pd.DataFrame(rows)
-available = signals[signals["available"]]["signal"].tolist()
-throttled_blocks = [r["block"] for r in blocks if r["throttle_seen"]]
-reasons = sorted({x for r in blocks for x in r["throttle_reasons"]})
-print(f"{len(snaps)} samples of every signal; available on this runner: {available or 'none'}")
-if throttled_blocks:
-    print(f"throttling seen around blocks {throttled_blocks}: {reasons}")
+signals = pd.DataFrame(signal_table(snaps))
+available = signals.loc[signals["available"], "signal"].tolist()
+reasons = sorted({x for r in throttled.values() for x in r})
+print(f"{len(snaps)} samples of every signal; available on this runner: {available or 'none'}"
+      + (f"; throttling seen around blocks {list(throttled)}: {reasons}" if throttled else ""))
 report.metric("signals_available", ", ".join(available) or NOT_AVAILABLE,
               description="throttle-related signals this runner exposes")
 signals
 
-
 # %%
-def series(name, reduce):
-    """One number per snapshot for an available signal (None where a snapshot lacks it)."""
-    return [reduce(s[name]["value"]) if s[name]["available"] and isinstance(s[name]["value"], dict)
-            and s[name]["value"] else None for s in snaps]
-
-
-plots = []
-if "cpufreq" in available:
-    plots.append(("mean CPU frequency (MHz)", series("cpufreq", lambda v: np.mean(list(v.values())) / 1e6)))
-if "thermal_zones" in available:
-    plots.append(("hottest thermal zone (°C)", series("thermal_zones", lambda v: max(v.values()))))
-if "core_throttle_count" in available:
-    plots.append(("throttle events since boot (count, all CPUs)",
-                  series("core_throttle_count", lambda v: sum(v.values()))))
-if plots:
-    fig = Figure(figsize=(8.0, 2.0 + 1.6 * len(plots)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(plots), 1, sharex=True))
-    parts = []
-    for ax, (label, ys) in zip(axes, plots):
-        pts = [(t, y) for t, y in zip(snap_t, ys) if y is not None]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", markersize=3, color=figures.PALETTE[3])
-        ax.set_ylabel(label, fontsize=8)
-        parts.append(f"{label} from {min(p[1] for p in pts):.4g} to {max(p[1] for p in pts):.4g}")
-    axes[-1].set_xlabel("time since the start of the run (s)")
-    axes[0].set_title("Machine signals during the run")
-    report.figure(fig, "signals", alt=f"Machine signals sampled {len(snaps)} times over {elapsed_s:.0f} s: "
-                  + "; ".join(parts))
+if series := signal_series(snaps):
+    fig, alt = figures.signals([*df["t_s"], elapsed_s], series)
+    report.figure(fig, "signals", alt=alt)
 else:
     print("No frequency, temperature or throttle counter is exposed on this runner: no signal figure; the "
           "sentinel is the only witness of machine drift here.")
@@ -343,22 +250,21 @@ else:
 # ## SLO checklist on this runner
 
 # %%
-label = f"P{percentile * 100:g}"
+label, cls = f"P{percentile * 100:g}", steady_state.classification
 if steady is None:
     q = stats.quantile_ci(model_all, percentile)
     report.estimate(f"whole_run.p{percentile * 100:g}_ms", q.scaled(1e-6), invalid_because="the run reached no steady "
                     f"state ({steady_state.reason}): a percentile over it describes no stable level",
                     description=f"{label} over the whole long run (no steady part to take it from)")
-    report.check(f"p{percentile * 100:g}-within-deadline", "INCONCLUSIVE",
+    report.check(f"{label.lower()}-within-deadline", "INCONCLUSIVE",
                  f"no verdict: class '{steady_state.classification}' ({steady_state.reason}), so the run has no steady "
                  f"part; {label} over the whole run was {q.value / 1e6:.2f} ms, reported as invalid")
 else:
     verdict = stats.slo_verdict(steady, percentile, deadline_ms)
-    report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict,
+    report.check(f"{label.lower()}-within-deadline", verdict.verdict,
                  f"{label} over the steady part of the long run (iterations {steady_state.steady_start:,} to the end, "
                  f"{steady.size:,}) = {verdict.estimate.value:.2f} ms, 95% CI [{verdict.estimate.lower:.2f}, "
                  f"{verdict.estimate.upper:.2f}] ms, deadline {deadline_ms:g} ms: {verdict.reason}")
-cls = steady_state.classification
 report.check("steady-state-reached", "PASS" if cls in ("flat", "warmup") else
              ("INCONCLUSIVE" if steady_state.reason.startswith("too few") else "FAIL"), f"class '{cls}': {steady_state.reason}")
 report.check("no-drift", "FAIL" if drift.drift else "PASS",
@@ -368,11 +274,10 @@ model_own = attribution in ("model drift", "machine and model drift")
 report.check("no-model-specific-drift", "FAIL" if model_own and (step.relative if step.shift else drift.ratio.relative_change) > 0
              else "PASS", f"{attribution}; model/sentinel ratio: trend {drift.ratio.relative_change:+.1%} "
              f"(p = {drift.ratio.p_value:.2g})" + (f", across the step {drift.ratio_step:+.1%}" if step.shift else ""))
-report.check("no-throttling", "NOT_MEASURED" if not available else ("FAIL" if throttled_blocks else "PASS"),
+report.check("no-throttling", "NOT_MEASURED" if not available else "FAIL" if throttled else "PASS",
              "no frequency, thermal or throttle signal is exposed on this runner: " + "; ".join(signals["detail"])
-             if not available else (f"throttling seen around blocks {throttled_blocks}: {'; '.join(reasons)}"
-                                    if throttled_blocks else f"{len(snaps)} samples of {', '.join(available)}; "
-                                    "none flagged throttling"))
+             if not available else f"throttling seen around blocks {list(throttled)}: {'; '.join(reasons)}"
+             if throttled else f"{len(snaps)} samples of {', '.join(available)}; none flagged throttling")
 
 # %% [markdown]
 # ## Conclusion on this runner
@@ -392,7 +297,7 @@ else:
                  f"{label} {stats.quantile(steady, percentile) / 1e6:.2f} ms; SLO {label} <= {deadline_ms:g} ms is "
                  f"**{verdict.verdict}** ({verdict.reason}).")
 lines.append(f"- Signals read on this runner: {', '.join(available)}; " + (
-    f"throttling flagged around blocks {throttled_blocks}." if throttled_blocks else "none flagged throttling.")
+    f"throttling flagged around blocks {list(throttled)}." if throttled else "none flagged throttling.")
     if available else "- This runner exposes no frequency, temperature or throttle signal, so the sentinel is the "
     "only evidence about the machine's own speed.")
 if inject_model_slowdown:
@@ -403,7 +308,7 @@ for head_name, value, what, note in (
      f"Mann-Kendall p = {drift.model.p_value:.2g} over {drift.model.blocks} block medians"),
     ("headline.model_per_sentinel_drift_pct", drift.ratio.relative_change,
      f"Theil-Sen trend of the latency of {path.name} in sentinel units", f"Mann-Kendall p = {drift.ratio.p_value:.2g}"),
-    ("headline.model_step_pct", step.relative if step.shift else 0.0,
+    ("headline.model_step_pct", step_change,
      f"step of the latency of {path.name} from its main level to its final level (medians)", step.describe()),
 ):
     report.metric(head_name, value * 100, unit="%", note=f"{note}; attribution: {attribution}",

@@ -47,41 +47,40 @@ intra_op_threads = 0  # 0 lets onnxruntime choose
 seed = 0
 
 # %%
+import itertools
 import os
 import re
 import tempfile
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
 from edgetiming.measure.profile import (
+    FOOTPRINT,
     Profile,
     attribute_slow,
     fresh_process_memory,
+    memory_footprint,
     overhead_verdict,
     profiled_session,
 )
+from edgetiming.measure.rounds import interleaved_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
-from edgetiming.stats.repeated import balanced_order, paired_ratio
+from edgetiming.stats.repeated import paired_ratio
 from edgetiming.stats.validity import judge
 from edgetiming.workload.models import resolve, sha256_file
-from edgetiming.workload.ocrdata import det_input, render_page
+from edgetiming.workload.ocrdata import det_batch
 
-figures.use_style()
 runner = os.environ.get("EDGETIMING_RUNNER") or "this runner"
 path = resolve(model_path)
 config = SessionConfig(intra_op_num_threads=intra_op_threads or None)
 print(f"model: {path.name} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)[:12]}...)")
-n, c, h, w = input_shape
-image = np.repeat(det_input(render_page(np.random.default_rng(seed), height=h, width=w).image, size=(h, w)), n,
-                  axis=0).astype(np.float32)
+image = det_batch(input_shape, np.random.default_rng(seed))
 
 # %% [markdown]
 # ## Profiled and unprofiled runs
@@ -98,21 +97,22 @@ sessions = {"unprofiled": open_session(path, config), "profiled": profiled_sessi
             "unprofiled (A/A)": open_session(path, config)}
 feeds = {sessions["unprofiled"].get_inputs()[0].name: image}
 iters = {"unprofiled": unprofiled_iters, "profiled": profiled_iters, "unprofiled (A/A)": unprofiled_iters}
-lat = {k: [] for k in sessions}
-with timing_gc_off():  # one freeze for all blocks
-    warm = {k: closed_loop(lambda s=s: s.run(None, feeds), warmup_iters=0, iters=warmup_iters, overhead=False)
-            for k, s in sessions.items()}
-    done = dict.fromkeys(sessions, 0)
-    for k in balanced_order(list(sessions), blocks, np.random.default_rng(seed)):
-        m = iters[k] // blocks + (done[k] < iters[k] % blocks)
-        s = sessions[k]
-        lat[k].append(closed_loop(lambda s=s: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False).latency_ns)
-        done[k] += 1
+
+
+def timed(k, m):
+    s = sessions[k]
+    return closed_loop(lambda: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False).latency_ns
+
+
+with timing_gc_off():  # one freeze for all blocks; block i of a session runs its share of that session's iters
+    warm = {k: timed(k, warmup_iters) for k in sessions}
+    lat, _ = interleaved_rounds({k: lambda i, k=k: timed(k, iters[k] // blocks + (i < iters[k] % blocks))
+                                 for k in sessions}, blocks, seed=seed)
 profile = Profile.read(sessions["profiled"].end_profiling(), delete=True)
 assert profile.runs == warmup_iters + profiled_iters, f"{profile.runs} model_run events for {warmup_iters + profiled_iters} calls"
 for k, blocks_ns in lat.items():
     x = np.concatenate(blocks_ns)
-    report.samples(k.replace(" (A/A)", "_aa"), np.r_[warm[k].latency_ns, x], description=(
+    report.samples(k.replace(" (A/A)", "_aa"), np.r_[warm[k], x], description=(
         f"latency per inference, {k}, int64 ns; the first {warmup_iters} are warmup, then {blocks} interleaved blocks"))
     if k != "unprofiled (A/A)":
         for p in (0.5, percentile):
@@ -124,7 +124,6 @@ overhead = paired_ratio(block_p50["unprofiled"], block_p50["profiled"], label_a=
 aa = paired_ratio(block_p50["unprofiled"], block_p50["unprofiled (A/A)"], label_a="unprofiled",
                   label_b="a second unprofiled session")
 overhead_state, overhead_sentence = overhead_verdict(overhead, aa, profiler_tolerance, runner)
-print(overhead_sentence)
 for name, r in (("profiler.p50_ratio", overhead), ("profiler.aa_p50_ratio", aa)):
     report.metric(name, r.ratio, n=r.rounds, note=r.direction, ci=(r.interval.lower, r.interval.upper)
                   if r.interval.known else None, description=f"P50 of {r.label_b} / P50 of {r.label_a}, per "
@@ -151,17 +150,11 @@ for op_type, row in by_type.head(top_n).iterrows():
 display(by_type.head(top_n).round(3), by_node.head(top_n).round(3))
 
 # %%
-top = by_type.head(top_n)[::-1]
-fig = Figure(figsize=(7.5, 0.35 * len(top) + 1.8), layout="constrained")
-ax = fig.subplots()
-ax.barh(top.index, top["ms_per_inference"], color=figures.PALETTE[0])
-for y, (v, s) in enumerate(zip(top["ms_per_inference"], top["share"])):
-    ax.text(v, y, f" {v:.2f} ms ({s:.0%})", va="center", fontsize=8)
-ax.set(xlim=(0, top["ms_per_inference"].max() * 1.3), xlabel="mean time per inference (ms)", ylabel="operator type",
-       title=f"Top operator types, {path.name} ({profiled_iters} profiled inferences)")
-report.figure(fig, "op-types", alt=f"Mean time per inference by operator type over {profiled_iters} profiled "
-              "inferences: " + "; ".join(f"{t} {r['ms_per_inference']:.2f} ms ({r['share']:.0%})"
-                                         for t, r in by_type.head(top_n).iterrows()))
+top = by_type.head(top_n)
+fig, alt = figures.ranked_bars(top["ms_per_inference"].to_dict(), top["share"], what="mean time per inference",
+                               ylabel="operator type", title=f"Top operator types, {path.name} ({profiled_iters} "
+                               "profiled inferences)")
+report.figure(fig, "op-types", alt=f"{alt} (over {profiled_iters} profiled inferences)")
 
 # %% [markdown]
 # ## Are the slow iterations explained by particular operators?
@@ -175,7 +168,6 @@ report.figure(fig, "op-types", alt=f"Mean time per inference by operator type ov
 
 # %%
 slow = attribute_slow(profile, warmup_iters, slow_share)
-attrib = slow.table
 print(f"{slow.k_slow} slowest inferences against {slow.k_mid} median ones: {slow.total_excess_ms:.2f} ms extra on "
       f"average, {slow.explanation}" + (f" ({', '.join(slow.explained_by)})" if slow.explained_by else "")
       + f"; the same type was the worst in {slow.same_type_share:.0%}, the same node in {slow.same_node_share:.0%}")
@@ -183,27 +175,18 @@ report.metric("slow.excess_ms", slow.total_excess_ms, unit="ms",
               description=f"mean extra time of the slowest {slow_share:.0%} of profiled inferences over the median ones")
 report.metric("slow.explanation", slow.explanation, description="; ".join(
     f"{t}: {r['share_of_excess']:.0%} of the excess, {r['share_of_normal']:.0%} of a normal inference"
-    for t, r in attrib.head(3).iterrows()))
-display(attrib.head(top_n).round(3), slow.worst.round(3))
+    for t, r in slow.table.head(3).iterrows()))
+display(slow.table.head(top_n).round(3), slow.worst.round(3))
 
 # %%
-show = attrib.head(min(top_n, 8))[::-1]
-fig = Figure(figsize=(8.0, 0.45 * len(show) + 1.9), layout="constrained")
-ax = fig.subplots()
-y = np.arange(len(show))
-ax.barh(y - 0.2, show["median_iters_ms"], height=0.4, color=figures.PALETTE[0],
-        label=f"median inferences (n={slow.k_mid})")
-ax.barh(y + 0.2, show["slow_iters_ms"], height=0.4, color=figures.PALETTE[3],
-        label=f"slowest {slow_share:.0%} (n={slow.k_slow})")
-ax.set_yticks(y, show.index)
-ax.set(xlabel="mean time per inference (ms)", ylabel="operator type",
-       title=f"Where the slow inferences lose time: excess {slow.explanation}")
-ax.legend(loc="lower right")
-report.figure(fig, "slow-vs-median", alt=(
-    f"Per operator type, mean time in the {slow.k_slow} slowest profiled inferences against the {slow.k_mid} median "
-    f"ones; {slow.total_excess_ms:.2f} ms extra in total, {slow.explanation}: " + "; ".join(
-        f"{t} {r['median_iters_ms']:.2f} to {r['slow_iters_ms']:.2f} ms ({r['share_of_excess']:.0%} of the excess, "
-        f"{r['share_of_normal']:.0%} of a normal inference)" for t, r in attrib.head(5).iterrows())))
+show = slow.table.head(min(top_n, 8))
+fig, alt = figures.paired_bars(show.index, show["median_iters_ms"], show["slow_iters_ms"],
+                               label_a=f"median inferences (n={slow.k_mid})", label_b=f"slowest {slow_share:.0%} "
+                               f"(n={slow.k_slow})", what="mean time per inference", ylabel="operator type",
+                               title=f"Where the slow inferences lose time: excess {slow.explanation}")
+report.figure(fig, "slow-vs-median", alt=f"{alt}; {slow.total_excess_ms:.2f} ms extra in total, {slow.explanation}; "
+              "share of the excess (and of a normal inference): " + ", ".join(
+                  f"{t} {r['share_of_excess']:.0%} ({r['share_of_normal']:.0%})" for t, r in show.head(5).iterrows()))
 
 # %% [markdown]
 # ## Memory: the session's footprint
@@ -219,17 +202,10 @@ mem = {f"arena {'on' if a else 'off'}": fresh_process_memory(path, arena=a, inpu
                                                                iters=memory_iters, threads=intra_op_threads)
        for a in (True, False)}
 arena_held_mb, in_use_peak_mb = profile.memory_mib("arena_held_bytes"), profile.memory_mib("in_use_peak_bytes")
-peak = {k: float(v["peak_rss_mb"].iloc[-1]) for k, v in mem.items()}
-session_mb = {k: float(v.loc["session created", "rss_mb"] - v.loc["imports", "rss_mb"]) for k, v in mem.items()}
-run_mb = {k: float(v["rss_mb"].iloc[-1] - v.loc["session created", "rss_mb"]) for k, v in mem.items()}
-for k in mem:
-    key = k.replace(" ", "_")
-    report.metric(f"memory.{key}.peak_rss_mb", peak[k], unit="MiB",
-                  description=f"peak resident memory of a fresh process running the model ({k})")
-    report.metric(f"memory.{key}.session_mb", session_mb[k], unit="MiB",
-                  description=f"resident memory added by creating the session ({k})")
-    report.metric(f"memory.{key}.inference_mb", run_mb[k], unit="MiB",
-                  description=f"resident memory added by running inferences after session creation ({k})")
+foot = {k: memory_footprint(v) for k, v in mem.items()}
+peak = {k: f["peak_rss_mb"] for k, f in foot.items()}
+for (k, f), (field, what) in itertools.product(foot.items(), FOOTPRINT.items()):
+    report.metric(f"memory.{k.replace(' ', '_')}.{field}", f[field], unit="MiB", description=f"{what} ({k})")
 report.metric("memory.profiler_arena_held_mb", arena_held_mb, unit="MiB",
               description="largest mem_arena_held the profiler reported (CPU arena, bytes reserved)",
               note="" if arena_held_mb is not None else "this onnxruntime's profiler does not report the arena")
@@ -238,29 +214,15 @@ report.metric("memory.profiler_in_use_peak_mb", in_use_peak_mb, unit="MiB",
 pd.concat(mem, axis=1).round(1)
 
 # %%
-fig = Figure(figsize=(8.0, 4.2), layout="constrained")
-ax = fig.subplots()
-stages = list(mem["arena on"].index)
-x = np.arange(len(stages))
-for j, (k, d) in enumerate(mem.items()):
-    ax.bar(x + (j - 0.5) * 0.38, d["rss_mb"], width=0.38, color=figures.PALETTE[j], label=f"resident memory, {k}")
-    ax.plot(x + (j - 0.5) * 0.38, d["peak_rss_mb"], "_", markersize=18, markeredgewidth=2, color=figures.PALETTE[3],
-            label="peak so far" if j == 0 else None)
-ax.axhline(memory_budget_mb, color="#24292f", linestyle="-.", linewidth=1.0, label=f"budget {memory_budget_mb:g} MiB")
-ax.set_xticks(x, [textwrap.fill(s_, 12) for s_ in stages])
-ax.set(ylabel="memory (MiB)", xlabel="step in a fresh process", title="Resident memory of a fresh process, step by step")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-report.figure(fig, "memory", alt="Resident memory of a fresh process after each step, arena on and off: " + "; ".join(
-    f"{k}: " + ", ".join(f"{s} {d.loc[s, 'rss_mb']:.0f} MiB" for s in stages) + f", peak {peak[k]:.0f} MiB"
-    for k, d in mem.items()) + f"; budget {memory_budget_mb:g} MiB"
-    + (f"; the profiler reports the arena holding up to {arena_held_mb:.1f} MiB" if arena_held_mb is not None else ""))
+fig, alt = figures.memory_steps(mem, budget_mb=memory_budget_mb)
+report.figure(fig, "memory", alt=alt + (f"; the profiler reports the arena holding up to {arena_held_mb:.1f} MiB"
+                                        if arena_held_mb is not None else ""))
 
 # %% [markdown]
 # ## SLO checklist on this runner
 
 # %%
-unprofiled_ns = np.concatenate(lat["unprofiled"])
-verdict = stats.slo_verdict(unprofiled_ns, percentile, deadline_ms)
+verdict = stats.slo_verdict(np.concatenate(lat["unprofiled"]), percentile, deadline_ms)
 ve = verdict.estimate
 n_state = judge(n=ve.n, percentiles=(percentile,))  # no verdict from an invalid estimate
 report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict if n_state.valid else "INCONCLUSIVE",
@@ -298,14 +260,13 @@ lines = [
     f"- The slowest {slow_share:.0%} of inferences ({slow.k_slow}, {slow.total_excess_ms:.2f} ms extra on average) "
     f"are {explain[slow.explanation]}",
     f"- Memory: a fresh process peaks at {peak['arena on']:.0f} MiB with the arena and {peak['arena off']:.0f} MiB "
-    f"without it (one process each); creating the session adds {session_mb['arena on']:.0f} MiB and running it "
-    f"{run_mb['arena on']:.0f} MiB more.",
+    f"without it (one process each); creating the session adds {foot['arena on']['session_mb']:.0f} MiB and running "
+    f"it {foot['arena on']['inference_mb']:.0f} MiB more.",
     f"- SLO P{percentile * 100:g} <= {deadline_ms:g} ms (unprofiled, one process): "
     + (f"**{verdict.verdict}** ({verdict.reason})." if n_state.valid else f"no verdict: {'; '.join(n_state.reasons)}."),
 ]
-head_notes = ([f"the profiler slowed the inferences it measured (P50 ratio {overhead.ratio:.2f})"]
-              if overhead_state == "FAIL" else []) + ([f"kernels cover only {coverage:.0%} of each profiled inference"]
-                                                      if coverage < 0.9 else [])
+head_notes = [f"the profiler slowed the inferences it measured (P50 ratio {overhead.ratio:.2f})"] * (
+    overhead_state == "FAIL") + [f"kernels cover only {coverage:.0%} of each profiled inference"] * (coverage < 0.9)
 report.metric("headline.top_op_type_share_pct", float(by_type.loc[t1, "share"]) * 100, unit="%", n=profiled_iters,
               note="; ".join(head_notes), description=f"Share of kernel time of {path.name} spent in its top operator "
               f"type, {t1}, over {profiled_iters} profiled inferences")

@@ -89,3 +89,14 @@ def test_slow_inferences_slowed_everywhere_are_spread():
 def test_too_few_slow_inferences_say_so():
     s = attribute_slow(synthetic_profile(np.random.default_rng(3), 20, "add_1"), 0, 0.1)
     assert s.explanation == "too few slow inferences"
+
+
+def test_memory_footprint_splits_a_fresh_process_into_session_and_inferences():
+    import pandas as pd
+
+    from edgetiming.measure.profile import FOOTPRINT, memory_footprint
+
+    steps = pd.DataFrame({"rss_mb": [50.0, 90.0, 130.0, 135.0], "peak_rss_mb": [50.0, 92.0, 140.0, 141.0]},
+                         index=["imports", "session created", "first inference", "after 20 more inferences"])
+    assert memory_footprint(steps) == {"peak_rss_mb": 141.0, "session_mb": 40.0, "inference_mb": 45.0}
+    assert set(FOOTPRINT) == set(memory_footprint(steps))

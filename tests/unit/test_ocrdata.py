@@ -28,7 +28,7 @@ needs_fonts = pytest.mark.skipif(not ocrdata.DEJAVU_DIR.is_dir(), reason="DejaVu
 def test_public_names():
     assert sorted(ocrdata.__all__) == sorted(
         ["DEJAVU_DIR", "DEFAULT_FONTS", "WORDS", "CtcDecoder", "TextLine", "TextPage",
-         "available_fonts", "char_error_rate", "count_regions", "det_input", "edit_distance",
+         "available_fonts", "char_error_rate", "count_regions", "det_batch", "det_input", "edit_distance",
          "line_dataset", "load_font", "mask_iou", "random_text", "rec_input", "render_line",
          "render_page", "text_mask"])
 
@@ -160,3 +160,12 @@ def test_fp32_detector_finds_the_rendered_lines():
         truth[y0:y1, x0:x1] = True
         assert mask[y0:y1, x0:x1].mean() > 0.2  # DB maps a shrunk kernel of each line
     assert (mask & truth).sum() / mask.sum() > 0.8  # and little outside the lines
+
+
+@needs_fonts
+def test_det_batch_is_one_rendered_page_repeated_at_the_exact_shape():
+    x = ocrdata.det_batch([3, 3, 64, 96], np.random.default_rng(5))
+    assert x.shape == (3, 3, 64, 96) and x.dtype == np.float32
+    assert np.array_equal(x[0], x[2])  # the same page N times
+    page = render_page(np.random.default_rng(5), height=64, width=96)
+    assert np.array_equal(x[:1], det_input(page.image, size=(64, 96)))  # the same draws from the same seed

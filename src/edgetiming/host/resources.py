@@ -41,7 +41,8 @@ import psutil
 __all__ = [
     "NOT_AVAILABLE", "EnergyMeter", "EnergyReading", "ResourceMeter", "ResourceUsage", "Signal",
     "ThrottleSignals", "parse_nvidia_clock_reasons", "parse_nvidia_power", "parse_pmic_read_adc",
-    "parse_vcgencmd_throttled", "peak_rss_bytes", "throttle_seen", "throttle_signals",
+    "parse_vcgencmd_throttled", "peak_rss_bytes", "signal_series", "signal_table", "throttle_seen",
+    "throttle_signals",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -353,6 +354,64 @@ def throttle_seen(before: ThrottleSignals, after: ThrottleSignals) -> tuple[bool
         if grew:
             reasons.append(f"core_throttle_count grew on {', '.join(grew)}")
     return bool(reasons), sorted(set(reasons))
+
+
+def signal_table(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per signal over a run's snapshots (:meth:`ThrottleSignals.to_dict`, in time order).
+
+    A signal no snapshot had is ``"not available"`` with the first snapshot's reason; one that
+    was read gives its first and last value (or one value, "unchanged") and whether any
+    snapshot flagged it. Nothing is filled in for a signal this runner does not expose.
+
+    Example
+    -------
+    >>> snap = ThrottleSignals({"cpufreq": Signal(True, {"cpu0": 2_000_000_000}, "Hz")}).to_dict()
+    >>> signal_table([snap, snap])[0]["reading"]
+    "{'cpu0': 2000000000} (unchanged)"
+    """
+    rows = []
+    for name in (k for k in snapshots[0] if k != "throttled"):
+        sigs = [s[name] for s in snapshots]
+        seen = [g for g in sigs if g["available"]]
+        if not seen:
+            rows.append({"signal": name, "available": False, "reading": NOT_AVAILABLE, "detail": sigs[0]["detail"],
+                         "flagged in any sample": False})
+            continue
+        first, last = seen[0]["value"], seen[-1]["value"]
+        reading = f"first {first}, last {last}" if first != last else f"{first} (unchanged)"
+        rows.append({"signal": name, "available": True, "reading": reading[:160], "detail": seen[0]["detail"],
+                     "flagged in any sample": any(g["flagged"] for g in seen)})
+    return rows
+
+
+# what signal_series plots of each per-CPU or per-zone signal, and how one snapshot becomes one number
+_SERIES: dict[str, tuple[str, Callable[[dict[str, float]], float]]] = {
+    "cpufreq": ("mean CPU frequency (MHz)", lambda v: sum(v.values()) / len(v) / 1e6),
+    "thermal_zones": ("hottest thermal zone (°C)", lambda v: max(v.values())),
+    "core_throttle_count": ("throttle events since boot (count, all CPUs)", lambda v: sum(v.values())),
+}
+
+
+def signal_series(snapshots: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """One number per snapshot for each numeric signal any snapshot exposed, keyed by its axis label.
+
+    Mean CPU frequency in MHz, the hottest thermal zone in °C and the sum of Intel
+    ``core_throttle_count`` over CPUs; None where a snapshot lacks the signal. Signals no
+    snapshot exposed are left out, so an empty result means there is nothing to plot.
+
+    Example
+    -------
+    >>> snaps = [ThrottleSignals({"thermal_zones": Signal(True, {"z0": t})}).to_dict() for t in (40.0, 55.0)]
+    >>> signal_series(snaps)
+    {'hottest thermal zone (°C)': [40.0, 55.0]}
+    """
+    out = {}
+    for name, (label, reduce) in _SERIES.items():
+        ys = [reduce(s[name]["value"]) if name in s and s[name]["available"] and isinstance(s[name]["value"], dict)
+              and s[name]["value"] else None for s in snapshots]
+        if any(y is not None for y in ys):
+            out[label] = ys
+    return out
 
 
 # --------------------------------------------------------------------------- energy

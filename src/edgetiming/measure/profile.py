@@ -14,7 +14,8 @@
 - :func:`overhead_verdict` judges the profiler's own cost from a paired ratio over
   interleaved blocks against an A/A ratio.
 - :func:`fresh_process_memory` measures resident memory step by step in a fresh
-  process (peak resident memory is a high-water mark of the whole process).
+  process (peak resident memory is a high-water mark of the whole process);
+  :func:`memory_footprint` reads the three numbers a reader wants from it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ import pandas as pd
 from edgetiming.measure.session import SessionConfig
 from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate
 
-__all__ = ["BETWEEN_KERNELS", "Profile", "SlowAttribution", "attribute_slow", "fresh_process_memory",
-           "overhead_verdict", "profiled_session"]
+__all__ = ["BETWEEN_KERNELS", "FOOTPRINT", "Profile", "SlowAttribution", "attribute_slow", "fresh_process_memory",
+           "memory_footprint", "overhead_verdict", "profiled_session"]
 
 BETWEEN_KERNELS = "(between kernels)"
 _COLUMNS = ["iter", "node", "op_type", "dur_us", "arena_held_bytes", "in_use_peak_bytes", "output_bytes"]
@@ -260,3 +261,31 @@ def fresh_process_memory(model: str | Path, *, arena: bool, input_shape: list[in
     if done.returncode != 0:
         raise RuntimeError(f"memory child failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
     return pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1])).set_index("stage")
+
+
+#: What each number of :func:`memory_footprint` is, in words (MiB each).
+FOOTPRINT = {
+    "peak_rss_mb": "peak resident memory of a fresh process running the model",
+    "session_mb": "resident memory added by creating the session",
+    "inference_mb": "resident memory added by running inferences after session creation",
+}
+
+
+def memory_footprint(steps: pd.DataFrame) -> dict[str, float]:
+    """The peak, the session's share and the inferences' share of a fresh process's memory (MiB).
+
+    ``steps`` is what :func:`fresh_process_memory` returns: the peak is the last step's peak so
+    far, the session's share the growth from "imports" to "session created", the inferences'
+    share the growth from "session created" to the last step (see :data:`FOOTPRINT`).
+
+    Example
+    -------
+    >>> steps = pd.DataFrame({"rss_mb": [40.0, 60.0, 75.0], "peak_rss_mb": [40.0, 62.0, 80.0]},
+    ...                      index=["imports", "session created", "first inference"])
+    >>> memory_footprint(steps)
+    {'peak_rss_mb': 80.0, 'session_mb': 20.0, 'inference_mb': 15.0}
+    """
+    created = float(steps.loc["session created", "rss_mb"])
+    return {"peak_rss_mb": float(steps["peak_rss_mb"].iloc[-1]),
+            "session_mb": created - float(steps.loc["imports", "rss_mb"]),
+            "inference_mb": float(steps["rss_mb"].iloc[-1]) - created}

@@ -42,10 +42,15 @@ __all__ = [
     "fanout",
     "histogram",
     "log_ticks",
+    "memory_steps",
+    "model_vs_sentinel",
+    "paired_bars",
     "per_process",
     "png_bytes",
+    "ranked_bars",
     "round_ratios",
     "stage_distributions",
+    "signals",
     "tail_plot",
     "timeline",
     "timeline_with_interference",
@@ -926,3 +931,169 @@ def fanout(check: Any) -> tuple[Figure, str]:
         ax.legend(loc="upper left")
     return fig, (f"Share of frames with at least one slow recognizer call among their first k calls, k = 1..{ks[-1]}, "
                  f"measured [95% CI] vs the independent-calls prediction: {c.rows()}")
+def model_vs_sentinel(
+    t_s: Sequence[float],
+    model_ms: Sequence[float],
+    sentinel_ms: Sequence[float],
+    *,
+    step_at_s: float | None = None,
+    step_label: str = "",
+    duration_s: float | None = None,
+    title: str = "",
+) -> tuple[Figure, str]:
+    """Block medians of a model and of a sentinel timed beside it, each over its run median, and
+    their ratio below; a dashed line where the model's final level starts (``step_at_s``).
+    ``t_s`` is each block's start; ``duration_s`` (the run's length, for the alt text)
+    defaults to the span of ``t_s``.
+
+    Examples
+    --------
+    >>> fig, alt = model_vs_sentinel([0, 3, 6], [10, 10, 12], [1, 1, 1], step_at_s=6, step_label="+20%")
+    >>> alt
+    'Block medians of the model and of the sentinel over 6 s (3 blocks), each divided by its run median: model from 1.00 to 1.20, sentinel from 1.00 to 1.00; the model/sentinel ratio ranges 1.00-1.20'
+    """
+    t = np.asarray(t_s, dtype=float)
+    m, s = np.asarray(model_ms, dtype=float), np.asarray(sentinel_ms, dtype=float)
+    if not (t.size == m.size == s.size) or t.size == 0:
+        raise ValueError("t_s, model_ms and sentinel_ms need one value per block each")
+    series = {"model block median": m, "sentinel block median": s, "model / sentinel": m / s}
+    rel = {k: v / np.median(v) for k, v in series.items()}
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 5.2), layout="constrained", facecolor=_BG)
+        ax1, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+        for i, (ax, (label, v), style) in enumerate(zip((ax1, ax1, ax2), series.items(), ("o-", "s-", "d-"))):
+            unit = "" if ax is ax2 else f" (run median {np.median(v):.2f} ms)"
+            ax.plot(t, rel[label], style, markersize=3, color=PALETTE[i], label=label + unit)
+        for ax in (ax1, ax2):
+            ax.axhline(1.0, color="#57606a", linewidth=0.8)
+            if step_at_s is not None:
+                ax.axvline(step_at_s, color=PALETTE[3], linestyle="--",
+                           label=f"model step {step_label}".strip() if ax is ax1 else None)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax1.set_ylabel("block median / run median")
+        ax1.set_title(title or "Model and sentinel, block by block")
+        ax2.set_ylabel("ratio / run median")
+        ax2.set_xlabel("time since the start of the run (s)")
+    (m_rel, s_rel, r_rel), span = rel.values(), float(t[-1] - t[0]) if duration_s is None else duration_s
+    alt = (f"Block medians of the model and of the sentinel over {span:.0f} s ({_count(t.size, 'block')}), each "
+           f"divided by its run median: model from {m_rel.min():.2f} to {m_rel.max():.2f}, sentinel from "
+           f"{s_rel.min():.2f} to {s_rel.max():.2f}; the model/sentinel ratio ranges {r_rel.min():.2f}-{r_rel.max():.2f}")
+    return fig, alt
+
+
+def signals(t_s: Sequence[float], series: Mapping[str, Sequence[float | None]], *,
+            title: str = "Machine signals during the run") -> tuple[Figure, str]:
+    """Machine signals against time, one panel per signal (keyed by its axis label, unit included);
+    None values (a sample that lacked the signal) are skipped.
+
+    Examples
+    --------
+    >>> signals([0, 1, 2], {"hottest thermal zone (°C)": [40, None, 55]})[1]
+    'Machine signals sampled 3 times over 2 s: hottest thermal zone (°C) from 40 to 55'
+    """
+    if not series:
+        raise ValueError("series is empty: no signal to plot")
+    parts = []
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 2.0 + 1.6 * len(series)), layout="constrained", facecolor=_BG)
+        axes = np.atleast_1d(fig.subplots(len(series), 1, sharex=True))
+        for ax, (label, ys) in zip(axes, series.items()):
+            pts = np.array([(t, y) for t, y in zip(t_s, ys) if y is not None], dtype=float).reshape(-1, 2)
+            ax.plot(pts[:, 0], pts[:, 1], "o-", markersize=3, color=PALETTE[3])
+            ax.set_ylabel(label, fontsize=8)
+            if len(pts):
+                parts.append(f"{label} from {pts[:, 1].min():.4g} to {pts[:, 1].max():.4g}")
+        axes[-1].set_xlabel("time since the start of the run (s)")
+        axes[0].set_title(title)
+    span = float(max(t_s) - min(t_s))
+    return fig, f"Machine signals sampled {len(t_s)} times over {span:.0f} s: " + "; ".join(parts)
+
+
+def ranked_bars(values: Mapping[str, float], shares: Sequence[float], *, what: str, ylabel: str,
+                title: str = "", unit: str = "ms") -> tuple[Figure, str]:
+    """Horizontal bars, largest on top, each labelled with its value and its share of the total.
+
+    ``values`` is in display order (largest first); ``what`` names the x axis without its
+    unit and starts the alt text.
+
+    Examples
+    --------
+    >>> ranked_bars({"Conv": 8.0, "Add": 2.0}, [0.8, 0.2], what="mean time per inference", ylabel="operator type")[1]
+    'Mean time per inference by operator type: Conv 8.00 ms (80%); Add 2.00 ms (20%)'
+    """
+    if not values or len(shares) != len(values):
+        raise ValueError("values must be non-empty, with one share per value")
+    names, v = list(values)[::-1], np.asarray(list(values.values()), dtype=float)[::-1]
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((7.5, 0.35 * len(names) + 1.8))
+        ax.barh(names, v, color=PALETTE[0])
+        for y, (x, s) in enumerate(zip(v, list(shares)[::-1])):
+            ax.text(x, y, f" {x:.2f} {unit} ({s:.0%})", va="center", fontsize=8)
+        ax.set(xlim=(0, v.max() * 1.3), xlabel=f"{what} ({unit})", ylabel=ylabel, title=title)
+    return fig, f"{what[:1].upper()}{what[1:]} by {ylabel}: " + "; ".join(
+        f"{k} {x:.2f} {unit} ({s:.0%})" for k, x, s in zip(values, values.values(), shares))
+
+
+def paired_bars(labels: Sequence[str], a: Sequence[float], b: Sequence[float], *, label_a: str, label_b: str,
+                what: str, ylabel: str, unit: str = "ms", title: str = "") -> tuple[Figure, str]:
+    """Two horizontal bars per label (``a`` in blue, ``b`` in vermilion above it), first label on top;
+    ``what`` names the x axis without its unit.
+
+    Examples
+    --------
+    >>> paired_bars(["Conv"], [1.0], [1.5], label_a="median", label_b="slow", what="time", ylabel="operator type")[1]
+    'Per operator type, time in median against slow: Conv 1.00 to 1.50 ms'
+    """
+    if not (len(labels) == len(a) == len(b)) or len(labels) == 0:
+        raise ValueError("labels, a and b need one value per label each")
+    y = np.arange(len(labels))
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((8.0, 0.45 * len(labels) + 1.9))
+        ax.barh(y - 0.2, list(a)[::-1], height=0.4, color=PALETTE[0], label=label_a)
+        ax.barh(y + 0.2, list(b)[::-1], height=0.4, color=PALETTE[3], label=label_b)
+        ax.set_yticks(y, list(labels)[::-1])
+        ax.set(xlabel=f"{what} ({unit})", ylabel=ylabel, title=title)
+        ax.legend(loc="lower right")
+    return fig, f"Per {ylabel}, {what} in {label_a} against {label_b}: " + "; ".join(
+        f"{k} {x:.2f} to {z:.2f} {unit}" for k, x, z in zip(labels, a, b))
+
+
+def memory_steps(steps: Mapping[str, Any], *, budget_mb: float | None = None,
+                 title: str = "Resident memory of a fresh process, step by step") -> tuple[Figure, str]:
+    """Resident memory after each step of a fresh process, one bar group per step and one bar per
+    variant, with the peak so far as a tick and the budget as a line.
+
+    ``steps`` maps a variant (e.g. "arena on") to a table indexed by step with columns
+    ``rss_mb`` and ``peak_rss_mb`` (what :func:`edgetiming.measure.profile.fresh_process_memory`
+    returns); every variant has the same steps.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"rss_mb": [50.0, 80.0], "peak_rss_mb": [50.0, 90.0]}, index=["imports", "run"])
+    >>> memory_steps({"arena on": t}, budget_mb=512)[1]
+    'Resident memory of a fresh process after each step: arena on: imports 50 MiB, run 80 MiB, peak 90 MiB; budget 512 MiB'
+    """
+    import textwrap  # stdlib; imported here so that this late addition leaves the module header alone
+
+    if not steps:
+        raise ValueError("steps is empty")
+    first = next(iter(steps.values()))
+    names = [str(s) for s in first.index]
+    x, width = np.arange(len(names)), 0.76 / len(steps)
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((8.0, 4.2))
+        for j, (k, d) in enumerate(steps.items()):
+            pos = x + (j - (len(steps) - 1) / 2) * width
+            ax.bar(pos, d["rss_mb"], width=width, color=PALETTE[j % len(PALETTE)], label=f"resident memory, {k}")
+            ax.plot(pos, d["peak_rss_mb"], "_", markersize=18, markeredgewidth=2, color=PALETTE[3],
+                    label="peak so far" if j == 0 else None)
+        if budget_mb is not None:
+            ax.axhline(budget_mb, color=_TEXT, linestyle="-.", linewidth=1.0, label=f"budget {budget_mb:g} MiB")
+        ax.set_xticks(x, [textwrap.fill(s, 12) for s in names])
+        ax.set(ylabel="memory (MiB)", xlabel="step in a fresh process", title=title)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    alt = "Resident memory of a fresh process after each step: " + "; ".join(
+        f"{k}: " + ", ".join(f"{s} {r:.0f} MiB" for s, r in zip(names, d["rss_mb"]))
+        + f", peak {float(np.max(d['peak_rss_mb'])):.0f} MiB" for k, d in steps.items())
+    return fig, alt + (f"; budget {budget_mb:g} MiB" if budget_mb is not None else "")

@@ -51,6 +51,7 @@ __all__ = [
     "available_fonts",
     "char_error_rate",
     "count_regions",
+    "det_batch",
     "det_input",
     "edit_distance",
     "line_dataset",
@@ -329,6 +330,21 @@ def det_input(
         rw = max(32, int(round(int(w * ratio) / 32) * 32))
     x = (_resize(image, rw, rh) / 255.0 - 0.5) / 0.5
     return x.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def det_batch(input_shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """A detector input of fixed ``input_shape`` (N, C, H, W): one page rendered with ``rng``
+    (:func:`render_page`), made the detector's input at exactly H x W (:func:`det_input`) and
+    repeated N times; float32.
+
+    Example
+    -------
+    >>> det_batch([2, 3, 64, 96], np.random.default_rng(0)).shape
+    (2, 3, 64, 96)
+    """
+    n, _, h, w = (int(v) for v in input_shape)
+    page = render_page(rng, height=h, width=w)
+    return np.repeat(det_input(page.image, size=(h, w)), n, axis=0).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- CTC decoding
