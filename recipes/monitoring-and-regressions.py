@@ -235,9 +235,8 @@ report.figure(fig, "memory", alt=(
 # whole 95% interval above 1. The builds: **A** (the baseline), **A'** (an identical build:
 # the A/A pair, the gate's noise floor; it must not be flagged), **B** (slowed, the same
 # injected sleep as in the stream; it must be caught) and **1 thread** (a real configuration
-# change). Every process also times a fixed sentinel workload after each tenth of its calls: a
-# step that the sentinel shows too is the machine's, one that remains in sentinel units is the
-# build's.
+# change). Each process also times a fixed sentinel workload after every tenth of its calls: a step
+# the sentinel shows too is the machine's, one that remains in sentinel units is the build's.
 
 # %%
 builds = [Build("A", path, config), Build("A'", path, config), Build("B (slowed)", path, config, slowdown=slowdown),
@@ -248,13 +247,10 @@ gate = run_builds(builds, input_shapes={session.get_inputs()[0].name: tuple(inpu
 verdicts = {k: gate.verdict("A", k, compare_percentile) for k in slug}
 whose = {k: gate.whose("A", k, compare_percentile) for k in slug}  # the sentinel timed in the same processes
 for k, v in verdicts.items():
-    iv = v.ratio.interval
-    print(v.sentence(PC, runner), "| whose:", *whose[k])
     report.metric(f"compare.{slug[k]}.whose", whose[k][0], description=f"whose the step from A to {k} is, from the "
                   f"sentinel timed in the same processes (model, machine or unclear): {whose[k][1]}")
-    report.metric(f"compare.{slug[k]}.ratio", v.ratio.ratio, runs=build_runs, note=v.verdict,
-                  ci=(iv.lower, iv.upper) if iv.known else None,
-                  unstable_because="" if iv.known else "fewer than 2 processes per build: no interval",
+    report.metric(f"compare.{slug[k]}.ratio", v.ratio.ratio, runs=build_runs, note=v.verdict, ci=v.ratio.interval.bounds,
+                  unstable_because="" if v.ratio.interval.known else "fewer than 2 processes per build: no interval",
                   description=f"{PC} of {k} / {PC} of A over {build_runs} processes each (Welch t on log estimates)")
 for b in builds:
     report.samples(f"build.{slug.get(b.name, 'a')}", np.concatenate(gate.samples[b.name]),
@@ -324,9 +320,8 @@ lines = [
     f"{kib['raw_bytes']:.0f} KiB), percentiles within {max_err:.2%} of exact, {encoded:,} bytes to ship compressed; "
     f"raw samples would outgrow it after {crossover:,} calls, {crossover / rate_hz / 60:.1f} minutes at this rate.",
     "",
-    "| build against A | release-gate verdict |",
-    "|---|---|",
-    *(f"| {k + (' (A/A: the noise floor)' if v is v_aa else '')} | {v.sentence(PC, runner)} |"
+    "| build against A | release-gate verdict | whose step (sentinel in the same processes) |", "|---|---|---|",
+    *(f"| {k + (' (A/A: the noise floor)' if v is v_aa else '')} | {v.sentence(PC, runner)} | {whose[k][1]} |"
       for k, v in verdicts.items()),
 ]
 report.metric("headline.bounded_rule_detection_windows", delay["bounded"], n=regression_windows,
@@ -335,7 +330,7 @@ report.metric("headline.bounded_rule_detection_windows", delay["bounded"], n=reg
                           f"slower build was deployed, with {len(false_alarms['bounded'])} false alarms on the "
                           f"unchanged model against {len(false_alarms['naive'])} for the naive rule")
 report.metric(f"headline.identical_build_p{compare_percentile * 100:g}_ratio", v_aa.ratio.ratio, unit="x",
-              ci=(aa_iv.lower, aa_iv.upper) if aa_iv.known else None, runs=build_runs, note=v_aa.verdict,
+              ci=aa_iv.bounds, runs=build_runs, note=v_aa.verdict,
               unstable_because="" if aa_iv.known else "fewer than 2 processes per build: no interval",
               description=f"{PC} of an identical build / the baseline build, {build_runs} fresh processes each, "
                           "interval over processes (the noise floor of a release comparison, ideally 1)")
