@@ -351,8 +351,8 @@ report.metric("headline.batch_throughput_gain", g.ratio, unit="x", runs=g.rounds
               description=f"Items per second at batch {hi.batch} / batch {lo.batch} in a closed loop on {path.name}, "
                           f"per round over {rounds} rounds (higher is more throughput)")
 need = min_samples_two_sided(percentile)
-# without a load both kept up with, the ratio is not measured (and a short round is named as a further reason)
-why_not = [] if head else [f"no load at which both servers kept up ({loadcompare.KEEP_UP_RULE})"] + (
+# without a load both kept up with, the ratio is not measured; a round too short for its percentile is a reason either way
+why_not = ([] if head else [f"no load at which both servers kept up ({loadcompare.KEEP_UP_RULE})"]) + (
     [f"{n_requests} items per round: a per-round {name} needs >= {need}"] if n_requests < need else [])
 for key, r in (("", head.ratio if head else None), ("_aa", head.aa if head else None)):
     report.metric(f"headline.dynamic_vs_single_{name.lower()}_ratio{key}", r.ratio if r else None, unit="x",
