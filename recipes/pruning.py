@@ -25,9 +25,9 @@
 # paired rounds against the dense model with an A/A noise floor, and, from this runner's data,
 # whether sparsity buys anything on dense CPU kernels.
 #
-# The network is **built here** with `onnx.helper` so its structure is controlled exactly: 3x3
-# convolutions with ReLU, global average pooling and a linear layer, random weights (latency
-# does not depend on what weights have learned). It says nothing about the accuracy pruning
+# The network is **built here** with `onnx.helper` (`edgetiming.workload.convnet`) so its
+# structure is controlled exactly: 3x3 convolutions with ReLU, global average pooling and a
+# linear layer, random weights (latency does not depend on what weights have learned). It says nothing about the accuracy pruning
 # costs a trained model.
 
 # %% tags=["parameters"]
@@ -62,7 +62,6 @@ seed = 0
 
 # %%
 import gzip
-import math
 import os
 from pathlib import Path
 
@@ -71,12 +70,12 @@ import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
-from onnx import TensorProto, helper, numpy_helper
 
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import figures, report
 from edgetiming.stats.variants import against_work, fastest, speed_verdict
+from edgetiming.workload.convnet import he_weights, to_onnx
 
 figures.use_style()
 if len(base_channels) != len(strides):
@@ -92,19 +91,6 @@ RUNNER = os.environ.get("EDGETIMING_RUNNER")  # set by `edgetiming run`; else "t
 
 def pruned_width(c: int, k: float) -> int:
     return c if k >= 1.0 else max(channel_multiple, round(c * k / channel_multiple) * channel_multiple)
-
-
-def full_weights(seed_: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """He-initialized weights of the full-width network: (W, b) per layer, the classifier last."""
-    g = np.random.default_rng(seed_)
-    params, cin = [], c_in
-    for cout in base_channels:
-        params.append((g.normal(0, math.sqrt(2 / (cin * 9)), (cout, cin, 3, 3)).astype(np.float32),
-                       g.normal(0, 0.01, cout).astype(np.float32)))
-        cin = cout
-    params.append((g.normal(0, math.sqrt(1 / cin), (n_classes, cin)).astype(np.float32),
-                   np.zeros(n_classes, np.float32)))
-    return params
 
 
 def structured(params: list, k: float) -> list:
@@ -133,26 +119,6 @@ def sparsify(params: list, density: float) -> list:
     return out
 
 
-def to_onnx(params: list, name: str) -> onnx.ModelProto:
-    nodes, inits, x = [], [], "x"
-    for i, ((w, b), s) in enumerate(zip(params[:-1], strides)):
-        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], kernel_shape=[3, 3],
-                                   pads=[1, 1, 1, 1], strides=[s, s]),
-                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
-        x = f"r{i}"
-    w, b = params[-1]
-    inits += [numpy_helper.from_array(w, "wf"), numpy_helper.from_array(b, "bf")]
-    nodes += [helper.make_node("GlobalAveragePool", [x], ["gap"]),
-              helper.make_node("Flatten", ["gap"], ["flat"]),
-              helper.make_node("Gemm", ["flat", "wf", "bf"], ["y"], transB=1)]
-    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n_classes])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
-    onnx.checker.check_model(model)
-    return model
-
-
 def counts(params: list) -> dict[str, float]:
     """Parameters (all and nonzero) and FLOPs (dense and nonzero; 2 per multiply-add)."""
     c, h, w_ = dict.fromkeys(("params", "nonzero_params", "gflops", "nonzero_gflops"), 0), height, width
@@ -167,7 +133,7 @@ def counts(params: list) -> dict[str, float]:
     return c
 
 
-full = full_weights(seed)
+full = he_weights(c_in, base_channels, n_classes, seed=seed)  # (W, b) per layer, the classifier last
 full_params = counts(full)["params"]
 configs: dict[str, dict] = {}
 for k in sorted(width_multipliers, reverse=True):
@@ -180,9 +146,8 @@ for k in sorted(width_multipliers, reverse=True):
                                             "weights": sparsify(full, density)}
 for label, cfg in configs.items():
     cfg.update(counts(cfg["weights"]))
-    model = to_onnx(cfg["weights"], label)
     cfg["path"] = workdir / f"{label}.onnx"
-    onnx.save(model, str(cfg["path"]))
+    onnx.save(to_onnx(cfg["weights"], strides, input_shape, label), str(cfg["path"]))
     data = cfg["path"].read_bytes()
     cfg["size_mb"], cfg["gzip_mb"] = len(data) / 1e6, len(gzip.compress(data, 6)) / 1e6
     cfg["widths"] = [w.shape[0] for w, _ in cfg["weights"][:-1]]
@@ -210,22 +175,15 @@ print("onnxruntime", ort.__version__)
 run = run_rounds([Arm(label, cfg["path"], config) for label, cfg in configs.items()],
                  input_shapes={"x": tuple(input_shape)}, rounds=n_rounds, blocks=blocks, block_iters=block_iters,
                  warmup_iters=warmup_iters, seed=seed)
-run.report("latency", percentiles=(0.5, percentile), ratios=False)
+run.report("latency", percentiles=(0.5, percentile), ratios=False)  # per-configuration P50 and P99 metrics
 aa = run.aa(0.5)
 vs_dense = {lb: speed_verdict(run.ratio("dense", lb, 0.5), aa, min_effect=min_effect, runner=RUNNER)
             for lb in configs if lb != "dense"}
 work = {lb: cfg["nonzero_gflops"] / configs["dense"]["nonzero_gflops"] for lb, cfg in configs.items()}
-for arm in run.arms:
-    e, tail = run.estimate(arm, 0.5), run.estimate(arm, percentile)
-    print(f"{arm:<18} P50 {e.value:7.3f} ms [{e.lower:.3f}, {e.upper:.3f}]  P{percentile * 100:g} {tail.value:7.3f} ms"
-          f"  round P50s {', '.join(f'{q.value:.3f}' for q in e.per_run)}  {tail.judgement.state.value}")
-print(f"A/A: {aa.ratio:.3f} [{aa.interval.lower:.3f}, {aa.interval.upper:.3f}]")
 report.metric("noise.aa_p50_ratio", aa.ratio, n=aa.rounds, runs=aa.rounds, per_run=list(aa.per_round),
               ci=(aa.interval.lower, aa.interval.upper) if aa.interval.known else None,
               description="P50 of the dense network measured again in the same rounds over the dense network (A/A): "
                           "this run's noise floor, where 1 is no difference")
-for lb, v in vs_dense.items():
-    print(f"{lb:<18} {v.outcome:<26} per-round {', '.join(f'{x:.3f}' for x in v.ratio.per_round)}")
 
 # %% [markdown]
 # ## Latency against work

@@ -1,11 +1,20 @@
 """The quantization recipe's conclusions: speed (paired rounds with an A/A arm) and accuracy, separate verdicts."""
 
+import doctest
+
 import numpy as np
 import pytest
 
+from edgetiming.stats import variants
 from edgetiming.stats.repeated import NO_DIFFERENCE, paired_ratio
 from edgetiming.stats.validity import State
-from edgetiming.stats.variants import speed_verdict, tradeoff
+from edgetiming.stats.variants import (
+    bootstrap_ci,
+    guardrail_verdict,
+    headline_variant,
+    speed_verdict,
+    tradeoff,
+)
 
 VARIANTS = ("dynamic", "static-per-tensor", "static-per-channel")
 
@@ -83,3 +92,43 @@ def test_speed_and_accuracy_are_separate_verdicts(accuracy):
     assert v["static-per-channel"].check == "PASS"  # the speed verdict does not look at accuracy
     verdict, _ = tradeoff(v, {"static-per-channel": accuracy}, "detector")
     assert verdict == ("FAIL" if accuracy == "FAIL" else "INCONCLUSIVE")
+
+
+def test_doctests():
+    assert doctest.testmod(variants).failed == 0
+
+
+@pytest.mark.parametrize(("ci", "higher", "verdict"), [
+    ((0.001, 0.009), False, "PASS"), ((0.005, 0.02), False, "INCONCLUSIVE"), ((0.011, 0.03), False, "FAIL"),
+    ((0.01, 0.01), False, "PASS"),  # on the guardrail keeps it
+    ((0.85, 0.95), True, "PASS"), ((0.75, 0.9), True, "INCONCLUSIVE"), ((0.5, 0.79), True, "FAIL"),
+])
+def test_the_accuracy_guardrail_needs_the_whole_interval_on_one_side(ci, higher, verdict):
+    limit = 0.8 if higher else 0.01
+    assert guardrail_verdict(ci, limit, higher_is_better=higher) == verdict
+
+
+def test_the_bootstrap_interval_is_seeded_covers_the_statistic_and_resamples_pairs_together():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 1.0, 200)
+    lo, hi = bootstrap_ci(lambda i: x[i].mean(), x.size, rng=np.random.default_rng(1))
+    assert lo < x.mean() < hi and 0.15 < hi - lo < 0.45  # about 2 x 1.96 / sqrt(200)
+    assert (lo, hi) == bootstrap_ci(lambda i: x[i].mean(), x.size, rng=np.random.default_rng(1))
+    # a paired difference that is the same on every item has no spread however items are drawn
+    y = x + 0.1
+    lo, hi = bootstrap_ci(lambda i: (y[i] - x[i]).mean(), x.size, n_boot=200, rng=np.random.default_rng(2))
+    assert lo == pytest.approx(0.1) and hi == pytest.approx(0.1)
+    lo90, hi90 = bootstrap_ci(lambda i: x[i].mean(), x.size, confidence=0.9, rng=np.random.default_rng(1))
+    assert hi90 - lo90 < 0.45 and lo90 < x.mean() < hi90
+
+
+def test_the_headline_is_the_fastest_variant_that_keeps_the_accuracy():
+    v = _verdicts(np.random.default_rng(5), {"dynamic": 1 / 1.8, "static-per-tensor": 1 / 1.5,
+                                             "static-per-channel": 1 / 1.2})
+    assert headline_variant(v, dict.fromkeys(VARIANTS, "PASS")) == "dynamic"
+    assert headline_variant(v, {"dynamic": "FAIL", "static-per-tensor": "INCONCLUSIVE",
+                                "static-per-channel": "PASS"}) == "static-per-channel"
+    assert headline_variant(v, {"dynamic": "FAIL", "static-per-tensor": "INCONCLUSIVE",
+                                "static-per-channel": "FAIL"}) == "static-per-tensor"
+    assert headline_variant(v, dict.fromkeys(VARIANTS, "FAIL")) == "dynamic"
+    assert headline_variant({}, {}) is None

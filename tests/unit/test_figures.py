@@ -199,3 +199,26 @@ def test_fanout_figure() -> None:
     ax = fig.axes[0]
     assert [int(t) for t in ax.get_xticks()] == [1, 2, 3] and ax.get_ylim()[0] == 0
     assert alt.endswith(fc.rows()) and "k = 1..3" in alt
+
+
+def test_latency_accuracy_panels_carry_guardrails_sizes_and_numbers() -> None:
+    from types import SimpleNamespace
+
+    est = lambda v: SimpleNamespace(value=v, lower=v * 0.9, upper=v * 1.1)
+    det = figures.AccuracyPanel("det", "IoU with fp32", "IoU with fp32 (fraction, higher is better)", 0.8, True,
+                                [("fp32", est(20.0), 1.0, 9.5), ("dynamic", est(25.0), 0.93, 2.6)])
+    rec = figures.AccuracyPanel("rec", "CER", "character error rate (fraction, lower is better)", 0.03, False,
+                                [("fp32", est(4.0), 0.02, 10.8), ("static-per-tensor", est(3.0), 0.6, 2.9)])
+    fig, alt = figures.latency_accuracy([det, rec])
+    _check_png(fig)
+    assert len(fig.axes) == 2
+    assert "det dynamic: P50 25.00 ms, IoU with fp32 0.930, 2.6 MB" in alt
+    assert "rec static-per-tensor: P50 3.00 ms, CER 0.600, 2.9 MB" in alt
+    assert alt.endswith("guardrails det IoU with fp32 >= 0.8, rec CER <= 0.03")
+    d, r = fig.axes
+    assert d.get_ylim()[1] == pytest.approx(1.02) and d.get_ylim()[0] <= 0.5
+    assert r.get_ylim() == pytest.approx((-0.03, 1.05))  # a broken variant (CER 0.6) stays on the plot
+    assert [line.get_ydata()[0] for line in d.get_lines() if line.get_linestyle() == "--"] == [0.8]
+    assert "(ms)" in d.get_xlabel() and "fraction" in r.get_ylabel()
+    with pytest.raises(ValueError, match="empty"):
+        figures.latency_accuracy([])

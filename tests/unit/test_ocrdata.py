@@ -19,6 +19,8 @@ from edgetiming.workload.ocrdata import (
     rec_input,
     render_line,
     render_page,
+    score_detector,
+    score_recognizer,
     text_mask,
 )
 
@@ -30,7 +32,7 @@ def test_public_names():
         ["DEJAVU_DIR", "DEFAULT_FONTS", "WORDS", "CtcDecoder", "TextLine", "TextPage",
          "available_fonts", "char_error_rate", "count_regions", "det_batch", "det_input", "edit_distance",
          "line_dataset", "load_font", "mask_iou", "random_text", "rec_input", "render_line",
-         "render_page", "text_mask"])
+         "render_page", "score_detector", "score_recognizer", "text_mask"])
 
 
 @needs_fonts
@@ -169,3 +171,42 @@ def test_det_batch_is_one_rendered_page_repeated_at_the_exact_shape():
     assert np.array_equal(x[0], x[2])  # the same page N times
     page = render_page(np.random.default_rng(5), height=64, width=96)
     assert np.array_equal(x[:1], det_input(page.image, size=(64, 96)))  # the same draws from the same seed
+
+
+class _FakeSession:
+    """Stands in for an InferenceSession: returns the output stored for each feed (by its first value)."""
+
+    def __init__(self, outputs):
+        self._outputs = outputs
+
+    def get_inputs(self):
+        return [type("Input", (), {"name": "x"})()]
+
+    def run(self, _names, feed):
+        return [self._outputs[float(feed["x"].flat[0])]]
+
+
+def test_score_recognizer_counts_exact_lines_and_character_errors():
+    dec = CtcDecoder(["a", "b"])
+    one_hot = lambda seq: np.eye(4)[seq][None]  # classes: blank, a, b, space
+    sess = _FakeSession({0.0: one_hot([1, 0, 2]), 1.0: one_hot([1, 1, 3, 2])})  # "ab", "a b"
+    feeds = [np.zeros((1, 3, 2, 2), np.float32), np.ones((1, 3, 2, 2), np.float32)]
+    s = score_recognizer(sess, feeds, ["ab", "abb"], dec)
+    assert s["preds"] == ["ab", "a b"]
+    assert s["edits"].tolist() == [0, 1] and s["n_exact"] == 1
+    assert s["cer"] == pytest.approx(1 / 5)
+
+
+def test_score_detector_compares_text_maps_with_the_reference():
+    page = np.zeros((1, 1, 8, 8), np.float32)
+    page[0, 0, 1:4, 1:5] = 0.9
+    shifted = np.zeros_like(page)
+    shifted[0, 0, 1:4, 3:7] = 0.9  # half of the 12 pixels overlap
+    feeds = [np.zeros((1, 3, 8, 8), np.float32), np.ones((1, 3, 8, 8), np.float32)]
+    ref = score_detector(_FakeSession({0.0: page, 1.0: page}), feeds)
+    assert ref["mean_iou"] == 1.0 and ref["count_agree"] == 1.0 and ref["counts"].tolist() == [1, 1]
+    s = score_detector(_FakeSession({0.0: page, 1.0: shifted}), feeds, ref)
+    assert s["iou"].tolist() == [1.0, pytest.approx(6 / 18)]
+    assert s["mean_iou"] == pytest.approx((1 + 6 / 18) / 2) and s["count_agree"] == 1.0
+    s = score_detector(_FakeSession({0.0: page, 1.0: np.zeros_like(page)}), feeds, ref)
+    assert s["counts"].tolist() == [1, 0] and s["count_agree"] == 0.5

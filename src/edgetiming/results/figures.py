@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -38,9 +39,11 @@ from edgetiming.stats.validity import INTERFERENCE_LIMIT
 __all__ = [
     "PALETTE",
     "STYLE",
+    "AccuracyPanel",
     "compare_configs",
     "fanout",
     "histogram",
+    "latency_accuracy",
     "log_ticks",
     "memory_steps",
     "model_vs_sentinel",
@@ -1097,3 +1100,62 @@ def memory_steps(steps: Mapping[str, Any], *, budget_mb: float | None = None,
         f"{k}: " + ", ".join(f"{s} {r:.0f} MiB" for s, r in zip(names, d["rss_mb"]))
         + f", peak {float(np.max(d['peak_rss_mb'])):.0f} MiB" for k, d in steps.items())
     return fig, alt + (f"; budget {budget_mb:g} MiB" if budget_mb is not None else "")
+
+
+@dataclass(frozen=True)
+class AccuracyPanel:
+    """One model's panel of :func:`latency_accuracy`.
+
+    ``points`` holds ``(variant, estimate, accuracy, size_mb)`` per variant, the estimate with
+    ``value``, ``lower`` and ``upper`` in ms (a ``RepeatedEstimate``) and the accuracy a fraction;
+    ``metric`` names the accuracy in the alt text; ``guardrail`` is drawn as a dashed line.
+    """
+
+    title: str
+    metric: str
+    ylabel: str
+    guardrail: float
+    higher_is_better: bool
+    points: Sequence[tuple[str, Any, float, float]]
+
+
+def latency_accuracy(panels: Sequence[AccuracyPanel]) -> tuple[Figure, str]:
+    """Latency against accuracy, one panel per model: each variant's P50 with its interval, the
+    marker's area proportional to the model file's size, and the accuracy guardrail.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as E
+    >>> p = AccuracyPanel("rec", "CER", "CER", 0.02, False, [("fp32", E(value=5.0, lower=4.8, upper=5.3), 0.01, 9.0)])
+    >>> latency_accuracy([p])[1]
+    'Latency-accuracy trade-off (marker area ~ model size): rec fp32: P50 5.00 ms, CER 0.010, 9.0 MB; guardrails rec CER <= 0.02'
+    """
+    if not panels:
+        raise ValueError("panels is empty")
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(9.0, 4.0), layout="constrained")
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        parts = []
+        for ax, panel in zip(axes, panels):
+            for i, (variant, q, y, mb) in enumerate(panel.points):
+                color = PALETTE[i % len(PALETTE)]
+                ax.errorbar([q.value], [y], xerr=[[q.value - q.lower], [q.upper - q.value]], fmt="none",
+                            ecolor=color, capsize=3)
+                ax.scatter([q.value], [y], s=25 + 12 * mb, color=color, edgecolor=_TEXT, alpha=0.85, zorder=3)
+                ax.plot([], [], "o", color=color, markeredgecolor=_TEXT, label=f"{variant} ({mb:.1f} MB)")
+                parts.append(f"{panel.title} {variant}: P50 {q.value:.2f} ms, {panel.metric} {y:.3f}, {mb:.1f} MB")
+            ax.axhline(panel.guardrail, color=_MISS, linestyle="--", linewidth=1.2, label="guardrail")
+            ys = [y for _, _, y, _ in panel.points]
+            if panel.higher_is_better:
+                ax.set_ylim(min(0.5, min(ys, default=1.0) - 0.05), 1.02)
+            else:
+                worst = max(ys, default=0.0)
+                ax.set_ylim(*((-0.03, 1.05) if worst > 0.3
+                              else (-0.005, max(0.1, panel.guardrail * 1.5, worst * 1.3))))
+            ax.set_ylabel(panel.ylabel)
+            ax.set_xlim(left=0)
+            ax.set_xlabel("P50 latency (ms), 95% CI")
+            ax.set_title(f"{panel.title}: latency against accuracy")
+            ax.legend(loc="best", fontsize=8)
+    rails = ", ".join(f"{p.title} {p.metric} {'>=' if p.higher_is_better else '<='} {p.guardrail:.3g}" for p in panels)
+    return fig, "Latency-accuracy trade-off (marker area ~ model size): " + "; ".join(parts) + f"; guardrails {rails}"

@@ -26,7 +26,8 @@ of runs by this rule and in 28% by non-overlap; an A/A pair is called in 0.3%
 and 0.1% of runs (an interval excluding 1 alone: 87% and 4%).
 
 Every sentence a recipe prints about a comparison is generated here from those
-objects, so it cannot contradict them. :func:`tradeoff`, :func:`fastest` and
+objects, so it cannot contradict them. :func:`bootstrap_ci` and :func:`guardrail_verdict`
+judge a variant's accuracy against a guardrail, a verdict separate from its speed. :func:`tradeoff`, :func:`fastest` and
 :func:`against_work` are the conclusions of the quantization, operator-fusion
 and pruning recipes, kept here so that they are unit-tested on synthetic data.
 """
@@ -34,14 +35,17 @@ and pruning recipes, kept here so that they are unit-tested on synthetic data.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, RepeatedEstimate
 from edgetiming.stats.validity import UNSTABLE_SPREAD, Judgement, State, judge
 
-__all__ = ["OUTCOMES", "SpeedVerdict", "against_work", "deadline_check", "fastest", "speed_verdict", "tradeoff"]
+__all__ = ["OUTCOMES", "SpeedVerdict", "against_work", "bootstrap_ci", "deadline_check", "fastest", "guardrail_verdict",
+           "headline_variant", "speed_verdict", "tradeoff"]
 
 OUTCOMES = ("faster", "slower", "same", "unstable", NO_DIFFERENCE)
 _CHECK = {"faster": "PASS", "slower": "FAIL", "same": "FAIL"}
@@ -236,3 +240,59 @@ def against_work(v: SpeedVerdict, work_share: float) -> str:
         return (f"it takes at least {r.interval.lower:.2f} of the {v.baseline} time where its nonzero work would "
                 f"allow {work_share:.2f}: the removed work bought at most a small part of the time it promises.")
     return f"its ratio {r.ratio:.3g} {_span(r)} is compatible with its share of the work ({work_share:.2f})."
+
+
+def bootstrap_ci(stat: Callable[[np.ndarray], float], n: int, *, n_boot: int = 2000,
+                 rng: np.random.Generator | None = None, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat(indices)`` over ``n`` items resampled with replacement.
+
+    ``stat`` receives an index array (``n`` draws from ``range(n)``) and returns the statistic of
+    those items, so a statistic of paired arrays (a variant's errors minus FP32's on the same
+    lines) resamples the pairs together.
+
+    Examples
+    --------
+    >>> x = np.arange(10.0)
+    >>> lo, hi = bootstrap_ci(lambda i: x[i].mean(), x.size, rng=np.random.default_rng(0))
+    >>> lo < 4.5 < hi
+    True
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    draws = np.array([stat(rng.integers(0, n, n)) for _ in range(n_boot)])
+    a = (1 - confidence) / 2
+    return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
+
+
+def guardrail_verdict(ci: tuple[float, float], limit: float, *, higher_is_better: bool) -> str:
+    """PASS when the whole interval ``ci`` keeps the guardrail ``limit``, FAIL when none of it does,
+    otherwise INCONCLUSIVE.
+
+    Examples
+    --------
+    >>> guardrail_verdict((0.002, 0.008), 0.01, higher_is_better=False)
+    'PASS'
+    >>> guardrail_verdict((0.7, 0.85), 0.8, higher_is_better=True)
+    'INCONCLUSIVE'
+    """
+    lo, hi = ci
+    if higher_is_better:
+        return "PASS" if lo >= limit else "FAIL" if hi < limit else "INCONCLUSIVE"
+    return "PASS" if hi <= limit else "FAIL" if lo > limit else "INCONCLUSIVE"
+
+
+def headline_variant(speed: Mapping[str, SpeedVerdict], accuracy: Mapping[str, str]) -> str | None:
+    """The variant a headline reports: the fastest (lowest ratio) of those whose accuracy guardrail is
+    PASS, else of those not FAIL, else of all; None when nothing was compared.
+
+    Examples
+    --------
+    >>> from edgetiming.stats.repeated import paired_ratio
+    >>> fp32 = [10, 11, 10, 12, 10]
+    >>> s = {v: speed_verdict(paired_ratio(fp32, [x * k for x in fp32])) for v, k in (("a", 0.5), ("b", 0.8))}
+    >>> headline_variant(s, {"a": "FAIL", "b": "INCONCLUSIVE"}), headline_variant(s, {"a": "FAIL", "b": "FAIL"})
+    ('b', 'a')
+    """
+    made = list(speed)
+    pool = ([v for v in made if accuracy.get(v) == "PASS"] or [v for v in made if accuracy.get(v) != "FAIL"]
+            or made)
+    return min(pool, key=lambda v: speed[v].ratio.ratio, default=None)

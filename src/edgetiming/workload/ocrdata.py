@@ -14,7 +14,8 @@ and scores what the models return:
   0 is the blank, a space is appended as the last class, repeats are merged
   before blanks are dropped);
 - :func:`edit_distance`, :func:`char_error_rate`: recognition accuracy;
-- :func:`text_mask`, :func:`mask_iou`, :func:`count_regions`: detection agreement.
+- :func:`text_mask`, :func:`mask_iou`, :func:`count_regions`: detection agreement;
+- :func:`score_recognizer`, :func:`score_detector`: a session scored on rendered inputs.
 
 Images are ``H x W x 3`` uint8 arrays. Ink and paper are grey levels, so the
 RGB array is also a valid BGR one (what rapidocr and OpenCV read). Nothing
@@ -61,6 +62,8 @@ __all__ = [
     "rec_input",
     "render_line",
     "render_page",
+    "score_detector",
+    "score_recognizer",
     "text_mask",
 ]
 
@@ -512,3 +515,36 @@ def count_regions(
             continue
         count += 1
     return count
+
+
+def score_recognizer(session: Any, feeds: Sequence[np.ndarray], truth: Sequence[str],
+                     decoder: CtcDecoder) -> dict[str, Any]:
+    """Read each feed with ``session`` (first input, first output, first item) and score it against ``truth``.
+
+    Returns ``preds`` (decoded text), ``edits`` (edit distance per line), ``n_exact`` (lines read
+    exactly, no normalization) and ``cer`` (total edits over total characters).
+    """
+    name = session.get_inputs()[0].name
+    preds = [decoder.decode(session.run(None, {name: x})[0][:1])[0][0] for x in feeds]
+    edits = np.array([edit_distance(p, t) for p, t in zip(preds, truth, strict=True)])
+    return {"preds": preds, "edits": edits, "n_exact": sum(p == t for p, t in zip(preds, truth)),
+            "cer": float(edits.sum() / sum(len(t) for t in truth))}
+
+
+def score_detector(session: Any, feeds: Sequence[np.ndarray],
+                   reference: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Binarized text maps of ``session`` on each feed, against ``reference`` (an earlier result of this
+    function, FP32's) or, without one, against themselves.
+
+    Returns ``masks``, ``counts`` (text regions per page, :func:`count_regions`), ``iou`` (per page,
+    with the reference's mask), ``mean_iou`` and ``count_agree`` (share of pages whose region count
+    equals the reference's).
+    """
+    name = session.get_inputs()[0].name
+    probs = [session.run(None, {name: x})[0] for x in feeds]
+    masks = [text_mask(p) for p in probs]
+    counts = np.array([count_regions(m, probs=p) for m, p in zip(masks, probs)])
+    ref_masks, ref_counts = (masks, counts) if reference is None else (reference["masks"], reference["counts"])
+    iou = np.array([mask_iou(a, b) for a, b in zip(ref_masks, masks, strict=True)])
+    return {"masks": masks, "counts": counts, "iou": iou, "mean_iou": float(iou.mean()),
+            "count_agree": float(np.mean(counts == ref_counts))}
