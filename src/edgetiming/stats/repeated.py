@@ -79,6 +79,15 @@ class Interval:
     def contains(self, x: float) -> bool:
         return self.known and self.lower <= x <= self.upper  # type: ignore[operator]
 
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """``(lower, upper)`` when both ends are known, else None: what ``report.metric(ci=...)`` takes.
+
+        >>> Interval(0.9, 1.1, 0.95, "t").bounds, Interval(None, None, 0.95, "t").bounds
+        ((0.9, 1.1), None)
+        """
+        return (self.lower, self.upper) if self.known else None  # type: ignore[return-value]
+
     def to_dict(self) -> dict[str, Any]:
         return {"lower": self.lower, "upper": self.upper, "confidence": self.confidence, "method": self.method}
 
