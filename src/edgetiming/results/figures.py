@@ -865,3 +865,67 @@ def stall_timelines(
                          f"{stall_ms / 2:g} ms.")
     alt = f"Latency per request with one injected {stall_ms:g} ms stall in the middle of each run. " + " ".join(parts)
     return fig, alt + (f" {note}" if note else "")
+
+
+__all__ += ["stacked_counts"]
+
+_OTHER_CHANGED, _UNCHANGED = "other changed types", "types no level changes"
+
+
+def stacked_counts(
+    panels: Mapping[str, Mapping[str, Mapping[str, int]]],
+    *,
+    top: int = 6,
+    noun: str = "nodes",
+    kind: str = "operator type",
+    row_name: str = "level",
+) -> tuple[Figure, str]:
+    """Counts by type as stacked horizontal bars: one panel per group, one bar per row (a level).
+
+    ``panels`` maps a panel (a model) to its rows in order, each row a count per type (a
+    :class:`collections.Counter` of operator types). The ``top`` types whose count changes
+    most between rows of any panel are coloured, largest change first; the other changed
+    types and the types no row changes are one grey block each. Each bar ends with its total.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> rows = {"disable": Counter(Conv=4, Relu=4, Add=2), "extended": Counter(FusedConv=4, Add=2)}
+    >>> stacked_counts({"det": rows})[1]
+    'Nodes by operator type at each level: det disable: 10 nodes; det extended: 6 nodes'
+    """
+    change: dict[str, int] = {}
+    for rows in panels.values():
+        for op in set().union(*rows.values()):
+            ks = [c.get(op, 0) for c in rows.values()]
+            change[op] = max(change.get(op, 0), max(ks) - min(ks))
+    changed = [op for op, d in sorted(change.items(), key=lambda t: (-t[1], t[0])) if d > 0]
+    groups = changed[:top] + [_OTHER_CHANGED, _UNCHANGED]
+    colors = list(PALETTE[:top]) + ["#8c959f", "#d0d7de"]
+
+    def group_count(c: Mapping[str, int], g: str) -> int:
+        if g == _OTHER_CHANGED:
+            return sum(v for o, v in c.items() if o in changed[top:])
+        if g == _UNCHANGED:
+            return sum(v for o, v in c.items() if o not in changed)
+        return c.get(g, 0)
+
+    parts = []
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(9.0, 1.3 + 1.6 * len(panels)), layout="constrained", facecolor=_BG)
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        for i, (ax, (panel, rows)) in enumerate(zip(axes, panels.items())):
+            for j, (row, c) in enumerate(rows.items()):
+                left = 0
+                for g, color in zip(groups, colors):
+                    k = group_count(c, g)
+                    ax.barh(j, k, left=left, color=color, label=g if i == 0 and j == 0 else None)
+                    left += k
+                ax.text(left, j, f" {left}", va="center", fontsize=8)
+                parts.append(f"{panel} {row}: {left} {noun}")
+            ax.set_yticks(range(len(rows)), list(rows))
+            ax.invert_yaxis()
+            ax.set_title(f"{panel}: {noun} by {kind} at each {row_name}")
+            ax.set_xlabel(f"{noun} (count)")
+        axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig, f"{noun.capitalize()} by {kind} at each {row_name}: " + "; ".join(parts)
