@@ -67,7 +67,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
-from matplotlib.figure import Figure
 
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
@@ -157,48 +156,7 @@ for key in short.values():
 display(Markdown("\n".join(table)))
 
 # %%
-def node_figure() -> tuple[Figure, str]:
-    keys = list(short.values())
-    fig = Figure(figsize=(9.0, 1.3 + 1.6 * len(keys)), layout="constrained")
-    axes = fig.subplots(len(keys), 1, squeeze=False)[:, 0]
-    # Colour the operator types whose count changes between levels (the fusions), largest change
-    # first; types no level touches are one grey block.
-    change: Counter = Counter()
-    for key in keys:
-        for op in set().union(*(node_counts[key, lv] for lv in levels)):
-            ks = [node_counts[key, lv].get(op, 0) for lv in levels]
-            change[op] = max(change[op], max(ks) - min(ks))
-    changed = [op for op, d in change.most_common() if d > 0]
-    top = changed[:6]
-    groups = top + ["other changed types", "types no level changes"]
-    colors = list(figures.PALETTE[:6]) + ["#8c959f", "#d0d7de"]
-
-    def group_count(c: Counter, g: str) -> int:
-        if g == "other changed types":
-            return sum(v for o, v in c.items() if o in changed and o not in top)
-        if g == "types no level changes":
-            return sum(v for o, v in c.items() if o not in changed)
-        return c.get(g, 0)
-
-    parts = []
-    for ax, key in zip(axes, keys):
-        for j, level in enumerate(levels):
-            c, left = node_counts[key, level], 0
-            for g, color in zip(groups, colors):
-                k = group_count(c, g)
-                ax.barh(j, k, left=left, color=color, label=g if (key == keys[0] and j == 0) else None)
-                left += k
-            ax.text(left, j, f" {left}", va="center", fontsize=8)
-            parts.append(f"{key} {level}: {left} nodes")
-        ax.set_yticks(range(len(levels)), levels)
-        ax.invert_yaxis()
-        ax.set_title(f"{key}: nodes by operator type at each level")
-        ax.set_xlabel("nodes (count)")
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return fig, "Node counts by operator type at each optimization level: " + "; ".join(parts)
-
-
-fig, alt = node_figure()
+fig, alt = figures.stacked_counts({k: {lv: node_counts[k, lv] for lv in levels} for k in short.values()})
 report.figure(fig, "node-counts", alt=alt)
 
 # %% [markdown]
@@ -257,13 +215,6 @@ for name, (path, shape) in models.items():
     run.report(key, percentiles=(0.5, percentile), ratios=False)
     for lv in levels[1:]:
         verdicts[key, lv] = speed_verdict(run.ratio("disable", lv, 0.5), run.aa(0.5), runner=RUNNER)
-    for arm in run.arms:
-        e = run.estimate(arm, 0.5)
-        print(f"{key} {arm:<16} P50 {e.value:7.2f} ms [{e.lower:.2f}, {e.upper:.2f}]  round P50s "
-              + ", ".join(f"{q.value:.2f}" for q in e.per_run) + f"  {e.judgement.state.value}")
-    for lv in levels[1:]:
-        v = verdicts[key, lv]
-        print(f"{key} {lv:<9} {v.outcome:<26} per-round ratios {', '.join(f'{x:.3f}' for x in v.ratio.per_round)}")
 
 # %%
 ratios = {}

@@ -1159,3 +1159,162 @@ def latency_accuracy(panels: Sequence[AccuracyPanel]) -> tuple[Figure, str]:
             ax.legend(loc="best", fontsize=8)
     rails = ", ".join(f"{p.title} {p.metric} {'>=' if p.higher_is_better else '<='} {p.guardrail:.3g}" for p in panels)
     return fig, "Latency-accuracy trade-off (marker area ~ model size): " + "; ".join(parts) + f"; guardrails {rails}"
+
+
+__all__ += ["load_curve", "stall_timelines"]
+
+
+def load_curve(
+    loads: Sequence[float],
+    curves: Sequence[tuple[str, Sequence[Any], str, str]],
+    *,
+    lines: Sequence[tuple[str, float, str]] = (),
+    deadline_ms: float | None = None,
+    quantity: str = "P99",
+    xlabel: str = "offered load (fraction of capacity)",
+    title: str = "",
+) -> tuple[Figure, str]:
+    """A percentile against offered load, one curve per arm with its interval as error bars.
+
+    ``curves`` holds ``(label, estimates, colour, fmt)`` with one estimate in ms per load
+    (anything with ``value``, ``lower`` and ``upper``; an unbounded upper end is drawn
+    to 1e6 ms); ``lines`` holds ``(label, value_ms, colour)`` drawn as dotted horizontal
+    lines (a closed-loop reference), and ``deadline_ms`` a dash-dot one. Log y axis.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as E
+    >>> est = [E(value=2.0, lower=1.5, upper=2.5), E(value=4.0, lower=3.0, upper=float("inf"))]
+    >>> load_curve([0.3, 0.8], [("poisson", est, PALETTE[0], "o-")], lines=[("closed", 1.5, PALETTE[1])],
+    ...            title="P99 as load rises")[1]
+    'P99 as load rises: poisson: 30% 2.00 ms, 80% 4.00 ms; closed 1.50 ms'
+    """
+    parts = []
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure((8.0, 4.5))
+        for label, est, color, fmt in curves:
+            ys = [e.value for e in est]
+            ax.errorbar(loads, ys, yerr=[[y - e.lower for y, e in zip(ys, est)],
+                                         [min(e.upper, 1e6) - y for y, e in zip(ys, est)]],
+                        fmt=fmt, color=color, capsize=3, label=label)
+            parts.append(f"{label}: " + ", ".join(f"{lv:.0%} {y:.2f} ms" for lv, y in zip(loads, ys)))
+        for label, y, color in lines:
+            ax.axhline(y, color=color, linestyle=":", linewidth=1.2, label=label)
+            parts.append(f"{label} {y:.2f} ms")
+        if deadline_ms is not None:
+            ax.axhline(deadline_ms, color=_TEXT, linestyle="-.", linewidth=1.0, label=f"deadline {deadline_ms:g} ms")
+            parts.append(f"deadline {deadline_ms:g} ms")
+        ax.set_yscale("log")
+        log_ticks(ax)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"response time {quantity} (ms, log scale)")
+        ax.set_title(title or f"{quantity} response time as the load rises")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig, f"{title or quantity + ' against offered load'}: " + "; ".join(parts)
+
+
+def stall_timelines(
+    panels: Sequence[tuple[str, ArrayLike, int, str]],
+    *,
+    stall_ms: float,
+    percentile: float = 0.99,
+    deadline_ms: float | None = None,
+    note: str = "",
+) -> tuple[Figure, str]:
+    """Latency in order, one panel per loop, around one injected stall (coordinated omission).
+
+    ``panels`` holds ``(title, latency_ns, stall_index, xlabel)``; each panel marks the
+    stalled sample and counts the samples at least half the stall long. ``note`` ends the alt text.
+
+    Examples
+    --------
+    >>> x = np.full(100, 2_000_000); x[50:60] = 150_000_000
+    >>> stall_timelines([("Open loop", x, 49, "request")], stall_ms=200.0)[1]
+    'Latency per request with one injected 200 ms stall in the middle of each run. Open loop: P50 2.00 ms, P99 150.00 ms, 10 delayed by at least 100 ms.'
+    """
+    name, parts = _name(percentile), []
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 2.5 * len(panels)), layout="constrained", facecolor=_BG)
+        axes = fig.subplots(len(panels), 1, sharey=True, squeeze=False)[:, 0]
+        for i, (ax, (title, latency_ns, at, xlabel)) in enumerate(zip(axes, panels)):
+            x = _ms(latency_ns)
+            hit = int((x >= stall_ms / 2).sum())
+            p50, pq = quantile_ci(x, 0.5).value, quantile_ci(x, percentile).value
+            ax.plot(x, ".", markersize=2, color=PALETTE[0 if i == 0 else 3])
+            ax.axvline(at, color=PALETTE[4], linestyle="--", linewidth=1.0, label="stall injected")
+            if deadline_ms is not None:
+                ax.axhline(deadline_ms, color=_TEXT, linestyle="-.", linewidth=1.0, label=f"deadline {deadline_ms:g} ms")
+            ax.set_title(f"{title} ({hit} >= {stall_ms / 2:g} ms; {name} {pq:.2f} ms)")
+            ax.set_yscale("log")
+            log_ticks(ax)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("latency (ms, log)")
+            ax.legend(loc="upper right", fontsize=8)
+            parts.append(f"{title.split(':')[0]}: P50 {p50:.2f} ms, {name} {pq:.2f} ms, {hit} delayed by at least "
+                         f"{stall_ms / 2:g} ms.")
+    alt = f"Latency per request with one injected {stall_ms:g} ms stall in the middle of each run. " + " ".join(parts)
+    return fig, alt + (f" {note}" if note else "")
+
+
+__all__ += ["stacked_counts"]
+
+_OTHER_CHANGED, _UNCHANGED = "other changed types", "types no level changes"
+
+
+def stacked_counts(
+    panels: Mapping[str, Mapping[str, Mapping[str, int]]],
+    *,
+    top: int = 6,
+    noun: str = "nodes",
+    kind: str = "operator type",
+    row_name: str = "level",
+) -> tuple[Figure, str]:
+    """Counts by type as stacked horizontal bars: one panel per group, one bar per row (a level).
+
+    ``panels`` maps a panel (a model) to its rows in order, each row a count per type (a
+    :class:`collections.Counter` of operator types). The ``top`` types whose count changes
+    most between rows of any panel are coloured, largest change first; the other changed
+    types and the types no row changes are one grey block each. Each bar ends with its total.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> rows = {"disable": Counter(Conv=4, Relu=4, Add=2), "extended": Counter(FusedConv=4, Add=2)}
+    >>> stacked_counts({"det": rows})[1]
+    'Nodes by operator type at each level: det disable: 10 nodes; det extended: 6 nodes'
+    """
+    change: dict[str, int] = {}
+    for rows in panels.values():
+        for op in set().union(*rows.values()):
+            ks = [c.get(op, 0) for c in rows.values()]
+            change[op] = max(change.get(op, 0), max(ks) - min(ks))
+    changed = [op for op, d in sorted(change.items(), key=lambda t: (-t[1], t[0])) if d > 0]
+    groups = changed[:top] + [_OTHER_CHANGED, _UNCHANGED]
+    colors = list(PALETTE[:top]) + ["#8c959f", "#d0d7de"]
+
+    def group_count(c: Mapping[str, int], g: str) -> int:
+        if g == _OTHER_CHANGED:
+            return sum(v for o, v in c.items() if o in changed[top:])
+        if g == _UNCHANGED:
+            return sum(v for o, v in c.items() if o not in changed)
+        return c.get(g, 0)
+
+    parts = []
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(9.0, 1.3 + 1.6 * len(panels)), layout="constrained", facecolor=_BG)
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        for i, (ax, (panel, rows)) in enumerate(zip(axes, panels.items())):
+            for j, (row, c) in enumerate(rows.items()):
+                left = 0
+                for g, color in zip(groups, colors):
+                    k = group_count(c, g)
+                    ax.barh(j, k, left=left, color=color, label=g if i == 0 and j == 0 else None)
+                    left += k
+                ax.text(left, j, f" {left}", va="center", fontsize=8)
+                parts.append(f"{panel} {row}: {left} {noun}")
+            ax.set_yticks(range(len(rows)), list(rows))
+            ax.invert_yaxis()
+            ax.set_title(f"{panel}: {noun} by {kind} at each {row_name}")
+            ax.set_xlabel(f"{noun} (count)")
+        axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig, f"{noun.capitalize()} by {kind} at each {row_name}: " + "; ".join(parts)

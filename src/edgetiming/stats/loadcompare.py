@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, RepeatedEstimate
 from edgetiming.stats.validity import State
@@ -32,6 +33,7 @@ __all__ = [
     "beyond_noise",
     "comparison_sentence",
     "deadline_verdict",
+    "headline_fields",
     "headline_load",
     "keeps_up",
     "load_conclusions",
@@ -116,6 +118,30 @@ def headline_load(points: Sequence[LoadComparison]) -> LoadComparison | None:
     """The comparison at the highest load where every compared arm kept up, or None."""
     ok = [p for p in points if p.all_kept_up]
     return max(ok, key=lambda p: p.load) if ok else None
+
+
+def headline_fields(points: Sequence[LoadComparison], quantity: str = "P99", *, runner: str | None = None,
+                    smaller_is: str = "faster", larger_is: str = "slower") -> dict[str, Any]:
+    """Keyword arguments for ``report.metric`` of the headline ratio, from :func:`headline_load`.
+
+    ``value``, ``ci``, ``runs`` and ``note`` (the comparison sentence) come from the highest load at
+    which every compared arm kept up; without such a load the value is None and ``invalid_because``
+    says why (a list, so a recipe can add its own reasons).
+
+    >>> from edgetiming.stats.repeated import paired_ratio
+    >>> pt = LoadComparison(0.5, paired_ratio([5.0, 5.2, 5.1], [7.0, 7.3, 7.1]), None, {"a": [100.0], "b": [100.0]},
+    ...                     {"a": [100.0], "b": [80.0]}, compared=("a", "b"))
+    >>> headline_fields([pt])["value"], headline_fields([pt])["invalid_because"]
+    (None, ['no load at which every compared arm kept up (served rate within 2% of the offered rate in every round)'])
+    """
+    h = headline_load(points)
+    if h is None:
+        return {"value": None, "ci": None, "runs": None, "note": "",
+                "invalid_because": [f"no load at which every compared arm kept up ({KEEP_UP_RULE})"]}
+    return {"value": h.ratio.ratio, "ci": (h.ratio.interval.lower, h.ratio.interval.upper) if h.ratio.interval.known
+            else None, "runs": h.ratio.rounds, "invalid_because": [],
+            "note": comparison_sentence(h.ratio, h.aa, quantity, smaller_is=smaller_is, larger_is=larger_is,
+                                        runner=runner)}
 
 
 def load_conclusions(points: Sequence[LoadComparison], quantity: str = "P99", *, runner: str | None = None,
