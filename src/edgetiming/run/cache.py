@@ -71,7 +71,7 @@ def _hash_tree(root: str) -> str:
 # recipe-facing report and figure modules. The site, case-study and command-line
 # code render results and never change them, so editing them re-runs nothing.
 MEASUREMENT_SOURCES = ("stats", "host", "workload", "measure", "run",
-                       "results/report.py", "results/figures.py", "results/schemas")
+                       "results/report.py", "results/figures", "results/schemas")
 
 
 def edgetiming_source_hash() -> str:
