@@ -68,6 +68,7 @@ import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
 
+from edgetiming.measure import noise
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
 from edgetiming.results import figures, report
@@ -222,6 +223,9 @@ for key, run in runs.items():
     ratios |= {f"{key} {lv}": verdicts[key, lv].ratio for lv in levels[1:]} | {f"{key} A/A": run.aa(0.5)}
 fig, alt = figures.round_ratios(ratios, title="P50 of each level / disable, per round (A/A: disable twice)")
 report.figure(fig, "median-by-level", alt=alt)
+first = next(iter(runs))  # the first model's rounds
+fig, alt = noise.figure(runs[first], title=f"{first}: the rounds in time, latency, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner

@@ -71,6 +71,7 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.measure import noise
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import figures, report
@@ -225,6 +226,8 @@ report.figure(fig, "latency-vs-flops", alt=alt)
 fig, alt = figures.round_ratios({lb: v.ratio for lb, v in vs_dense.items()}, aa,
                                 title="P50 of each pruned network / dense, per round")
 report.figure(fig, "ratio-to-dense", alt=alt)
+fig, alt = noise.figure(run, title="The rounds in time: latency, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## SLO checklist on this runner

@@ -76,6 +76,7 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 
 from edgetiming.host.fingerprint import isa_flags
+from edgetiming.measure import noise
 from edgetiming.measure.rounds import Arm, run_rounds
 from edgetiming.measure.session import SessionConfig, open_session
 from edgetiming.results import figures, report
@@ -239,6 +240,9 @@ for key in models:
     ratios[f"{key} A/A"] = run.aa()
 fig, alt = figures.round_ratios(ratios, title="P50 of each INT8 variant / fp32, per round (A/A: fp32 twice)")
 report.figure(fig, "ratio-to-fp32", alt=alt)
+first = next(iter(runs))  # the first model's rounds
+fig, alt = noise.figure(runs[first], title=f"{first}: the rounds in time, latency, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## The trade-off
