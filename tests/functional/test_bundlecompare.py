@@ -63,3 +63,23 @@ def test_unreadable_bundle_is_a_clear_error(tmp_path, capsys):
     bad.write_bytes(b"not a zip")
     assert cli.main(["compare", str(bad), str(bad)]) == 2
     assert "not a readable zip" in capsys.readouterr().err
+
+
+def test_a_metric_timed_beside_the_sentinel_says_whose_step_it_is(fixture_run, tmp_path):
+    results, _ = fixture_run
+    rng = np.random.default_rng(2)
+    per_run, sent = list(10 * rng.lognormal(0, 0.02, 5)), list(rng.lognormal(0, 0.02, 5))
+    sides = {}
+    for name, model_f, sent_f in (("a", 1.0, 1.0), ("machine", 1.5, 1.5), ("model", 1.5, 1.0)):
+        base = store.read_result(results / "fixture-runner" / "passes" / "result.json")
+        metric = {"value": float(np.median(per_run)) * model_f, "unit": "ms", "description": "planted",
+                  "per_run": [v * model_f for v in per_run], "per_run_sentinel": [v * sent_f for v in sent],
+                  "valid": True, "note": "", "state": "valid", "reasons": [], "notes": []}
+        record = dict(base, metrics={**base["metrics"], "steady.p99_ms": metric})
+        store.write_result(tmp_path / name, record)
+        sides[name] = tmp_path / name
+    machine = bundlecompare.compare_bundles(sides["a"], sides["machine"])
+    model = bundlecompare.compare_bundles(sides["a"], sides["model"])
+    assert [(n, w) for n, _, w, _ in machine.whose] == [("steady.p99_ms", "machine")]
+    assert [(n, w) for n, _, w, _ in model.whose] == [("steady.p99_ms", "model")]
+    assert "split by the sentinel" in model.text() and "the model's own" in model.text()

@@ -166,3 +166,18 @@ def test_a_step_the_sentinel_shows_too_is_the_machines_and_not_a_regression():
         {**_sentinel_entry(2, model, sent, "b"), "metrics": {"p99_ms": {
             "value": 14.0, "unit": "ms", "per_run": list(model * 1.4)}}}])
     assert len(old) == 1 and old[0].whose == "" and old[0].is_regression
+
+
+def test_attribute_step_says_no_step_model_machine_or_unclear_in_either_direction():
+    from edgetiming.stats.repeated import attribute_step
+
+    rng = np.random.default_rng(11)
+    model, sent = 10 * rng.lognormal(0, 0.02, 6), rng.lognormal(0, 0.02, 6)
+    noise = rng.lognormal(0, 0.02, 6)
+    assert attribute_step(model, sent, model * noise, sent * noise)[0] == "no step"
+    assert attribute_step(model, sent, model * 0.6 * noise, sent * 0.6 * noise)[0] == "machine"  # a faster machine
+    assert attribute_step(model, sent, model * 0.6 * noise, sent * noise)[0] == "model"
+    who, why = attribute_step(model, sent, model * 1.5 * noise, sent * 1.2 * noise)
+    assert who == "model" and "in sentinel units" in why  # the machine moved too, but not all of it
+    with pytest.raises(ValueError, match="one sentinel median"):
+        attribute_step(model, sent[:3], model, sent)

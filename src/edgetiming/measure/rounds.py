@@ -205,8 +205,9 @@ class RoundsRun:
                 description=f"{arm}: the round (fresh process) of each sample")
             report.samples(f"{name}.{k}.block", np.concatenate([r.block_of[arm] for r in self.rounds]),
                            unit="index", description=f"{arm}: the block of each sample within its round")
+            sentinel_ms = self.sentinel_ms() if self.has_sentinel else None
             for p in percentiles:
-                report.estimate(f"{name}.{k}.p{p * 100:g}_ms", self.estimate(arm, p),
+                report.estimate(f"{name}.{k}.p{p * 100:g}_ms", self.estimate(arm, p), per_run_sentinel=sentinel_ms,
                                 description=f"{arm}: P{p * 100:g} pooled over {len(self.rounds)} rounds; interval: "
                                             "the wider of the within-run exact interval and the between-round one")
             report.metric(f"{name}.{k}.cpu_ms_per_inference", self.cpu_ms_per_inference(arm), unit="ms",

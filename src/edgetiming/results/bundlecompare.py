@@ -25,7 +25,7 @@ import numpy as np
 
 from edgetiming.results import report, store
 from edgetiming.results.result import LEGACY_RULE_LABEL, Result, format_value
-from edgetiming.stats import compare
+from edgetiming.stats import compare, repeated
 
 __all__ = ["Bundle", "BundleComparison", "compare_bundles", "load_bundle", "zip_bundle"]
 
@@ -90,6 +90,8 @@ class BundleComparison:
     metrics: list[tuple[str, Any, Any, str]] = field(default_factory=list)
     samples: list[tuple[str, float, compare.Comparison]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (metric, B/A over processes, whose the step is, why) for metrics both bundles timed beside the sentinel
+    whose: list[tuple[str, float, str, str]] = field(default_factory=list)
 
     def text(self) -> str:
         lines = [f"A: {self.a.label}, {self.a.result.mode} run {self.a.result.started_at}",
@@ -101,6 +103,9 @@ class BundleComparison:
                 ci = f"[{c.lower:.2f}, {c.upper:.2f}]" if np.isfinite(c.upper) else "[unbounded]"
                 lines.append(f"{name:<28} {'P' + format(p * 100, 'g'):>5} {c.a.value:>10.3f} {c.b.value:>10.3f} "
                              f"{c.ratio:>7.2f}  {ci:<15} {c.verdict}")
+        if self.whose:
+            lines += ["", "split by the sentinel timed in the same processes (model, machine or unclear):"]
+            lines += [f"{name:<36} B/A x{ratio:.3f}  {who}: {why}" for name, ratio, who, why in self.whose]
         if self.metrics:
             lines += ["", f"{'metric':<36} {'A':>14} {'B':>14}  unit"]
             for name, va, vb, unit in self.metrics:
@@ -135,6 +140,14 @@ def compare_bundles(a: str | Path, b: str | Path, *, percentiles: tuple[float, .
                                                                   min_effect=min_effect)))
             except ValueError as exc:
                 out.notes.append(f"{name} P{p * 100:g}: {exc}")
+    for name in sorted(set(ba.result.metrics) & set(bb.result.metrics)):
+        ma, mb = ba.result.metrics[name], bb.result.metrics[name]
+        if len(ma.per_run_sentinel) >= 2 and len(mb.per_run_sentinel) >= 2 and len(ma.per_run) == len(
+                ma.per_run_sentinel) and len(mb.per_run) == len(mb.per_run_sentinel):
+            who, why = repeated.attribute_step(ma.per_run, ma.per_run_sentinel, mb.per_run, mb.per_run_sentinel,
+                                               min_effect=min_effect)
+            ratio = float(np.exp(np.mean(np.log(mb.per_run)) - np.mean(np.log(ma.per_run))))
+            out.whose.append((name, ratio, who, why))
     for name in sorted(set(ba.result.metrics) | set(bb.result.metrics)):
         ma, mb = ba.result.metrics.get(name), bb.result.metrics.get(name)
         out.metrics.append((name, ma.value if ma else None, mb.value if mb else None,

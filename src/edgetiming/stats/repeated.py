@@ -334,14 +334,17 @@ def attribute_step(before: Sequence[float], before_sentinel: Sequence[float], af
     """Whose a step from ``before`` to ``after`` is, from a sentinel timed in the same processes.
 
     ``before``/``after`` are per-process estimates, ``*_sentinel`` the sentinel's median in
-    each of those processes (same order). The model in sentinel units (estimate / sentinel)
-    and the sentinel itself are compared like :func:`regression` compares the raw values:
+    each of those processes (same order). The raw values, the model in sentinel units
+    (estimate / sentinel) and the sentinel itself are each compared with :func:`regression`
+    (Welch's t on logs). A factor *moved* when its interval lies beyond ``1 + min_effect``
+    (or below ``1 / (1 + min_effect)``); the sentinel moved when its interval excludes 1.
 
-    - the model in sentinel units moved up by more than ``min_effect``: ``"model"``;
-    - it did not, and the sentinel moved up (its interval above 1): ``"machine"``;
-    - otherwise ``"unclear"`` (or when an interval cannot be formed).
+    - the raw values did not move: ``"no step"``;
+    - the model in sentinel units moved the same way: ``"model"``;
+    - it did not, and the sentinel moved the same way: ``"machine"``;
+    - otherwise ``"unclear"`` (also when an interval cannot be formed).
 
-    Returns ``(whose, because)``, ``because`` a clause with both intervals.
+    Returns ``(whose, because)``, ``because`` a clause with the intervals.
 
     Example
     -------
@@ -349,19 +352,29 @@ def attribute_step(before: Sequence[float], before_sentinel: Sequence[float], af
     'machine'
     >>> attribute_step([10, 10.2, 9.9], [1.0, 1.02, 0.99], [13, 13.3, 12.8], [1.0, 1.01, 0.99])[0]
     'model'
+    >>> attribute_step([10, 10.2, 9.9], [1.0, 1.02, 0.99], [10.1, 9.9, 10.0], [1.0, 1.01, 0.99])[0]
+    'no step'
     """
     b, bs = np.asarray(before, dtype=float), np.asarray(before_sentinel, dtype=float)
     a, as_ = np.asarray(after, dtype=float), np.asarray(after_sentinel, dtype=float)
     if b.shape != bs.shape or a.shape != as_.shape:
         raise ValueError("each run needs one sentinel median: per-run estimates and sentinel medians differ in length")
+    raw = regression(b, a, confidence).interval
     norm = regression(b / bs, a / as_, confidence).interval
     sent = regression(bs, as_, confidence).interval
-    if not norm.known or not sent.known:
-        return "unclear", "too few runs for an interval of the model in sentinel units"
-    detail = (f"in sentinel units x{norm.lower:.2f}-x{norm.upper:.2f}, the sentinel itself "
-              f"x{sent.lower:.2f}-x{sent.upper:.2f}")
-    if norm.lower > 1 + min_effect:
+    if not (raw.known and norm.known and sent.known):
+        return "unclear", "too few runs for intervals of the model, the model in sentinel units and the sentinel"
+    detail = (f"raw x{raw.lower:.2f}-x{raw.upper:.2f}, in sentinel units x{norm.lower:.2f}-x{norm.upper:.2f}, "
+              f"the sentinel itself x{sent.lower:.2f}-x{sent.upper:.2f}")
+
+    def moved(iv: Interval, effect: float) -> int:
+        return 1 if iv.lower > 1 + effect else -1 if iv.upper < 1 / (1 + effect) else 0
+
+    d = moved(raw, min_effect)
+    if d == 0:
+        return "no step", f"no step beyond {min_effect:.0%}: {detail}"
+    if moved(norm, min_effect) == d:
         return "model", f"the model's own: {detail}"
-    if sent.lower > 1:
+    if moved(sent, 0.0) == d:
         return "machine", f"the machine's, not the model's: {detail}"
     return "unclear", f"neither the model in sentinel units nor the sentinel explains it: {detail}"
