@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 
 from edgetiming import cli
@@ -76,6 +78,7 @@ def test_a_metric_timed_beside_the_sentinel_says_whose_step_it_is(fixture_run, t
                   "per_run": [v * model_f for v in per_run], "per_run_sentinel": [v * sent_f for v in sent],
                   "valid": True, "note": "", "state": "valid", "reasons": [], "notes": []}
         record = dict(base, metrics={**base["metrics"], "steady.p99_ms": metric})
+        shutil.copytree(results / "fixture-runner" / "passes", tmp_path / name)
         store.write_result(tmp_path / name, record)
         sides[name] = tmp_path / name
     machine = bundlecompare.compare_bundles(sides["a"], sides["machine"])
