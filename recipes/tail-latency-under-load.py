@@ -57,7 +57,7 @@ from IPython.display import Markdown, display
 
 from edgetiming.host.stress import stress as host_stress
 from edgetiming.measure.closedloop import closed_loop, pinned_affinity
-from edgetiming.measure.omission import stall_demo
+from edgetiming.measure import noise, omission
 from edgetiming.measure.openloop import Periodic, Poisson, open_loop
 from edgetiming.measure.rounds import arm_key, interleaved_rounds
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session, session_settings
@@ -167,8 +167,9 @@ for (a, lv), e in est.items():
     key = f"open.{cond_of[a]}.{arm_key(a.split(',')[0])}{'-aa' if 'A/A' in a else ''}.load{round(lv * 100)}"
     report.estimate(f"{key}.{label}_ms", e, description=f"{a}: open-loop response {q} at {lv:.0%} "
                     f"of capacity, pooled over {rounds} rounds")
-print("lowest served/offered in a round:", {f"{a} at {lv:g}": f"{min(r.served_rate_hz / r.offered_rate_hz for r in rs):.0%}"
-                                            for (a, lv), rs in sweep.items()})
+fig, alt = noise.figure([r for rs in sweep.values() for r in rs], labels=[a for (a, _), rs in sweep.items() for _ in rs],
+                        deadline_ms=deadline_ms, title="The sweep in time: response per arm; other work includes our stressor")
+report.figure(fig, "noise", alt=alt)
 
 
 def comparison(a, b, lv, label_a, label_b):
@@ -203,8 +204,8 @@ report.figure(fig, "load-curve", alt=alt)
 # during the stall, and every one of them waits (`edgetiming.measure.omission.stall_demo`).
 
 # %%
-co = stall_demo(infer, stall_ms=stall_ms, rate_hz=mitigation_load * base_hz, closed_iters=closed_iters,
-                n_requests=n_requests, deadline_ms=deadline_ms)
+co = omission.stall_demo(infer, stall_ms=stall_ms, rate_hz=mitigation_load * base_hz, closed_iters=closed_iters,
+                         n_requests=n_requests, deadline_ms=deadline_ms)
 co.closed.report("co.closed")
 co.open.report("co.open")
 c_hit, o_hit = co.delayed("closed loop"), co.delayed("open loop")
@@ -301,9 +302,7 @@ report.check("dispatcher-on-time", "PASS" if worst_lag < deadline_ms / 2 else "F
              "(the harness itself must not be what is late)")
 
 # %% [markdown]
-# ## Conclusion on this runner
-#
-# Generated from the ratios over rounds above and their A/A noise floor, not written in advance.
+# ## Conclusion on this runner (from the ratios over rounds and their A/A floor, not written in advance)
 
 # %%
 lines = [f"- Poisson against evenly spaced arrivals, model alone. {ln}"
