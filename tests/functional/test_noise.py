@@ -217,6 +217,36 @@ def test_figure_draws_the_strip_under_the_timeline_on_one_time_axis():
     assert alt.startswith("Latency of 410 calls") and "other work held the measured CPUs" in alt
 
 
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
+def test_noise_figure_of_closed_loop_runs_has_latency_sentinel_units_and_the_strip():
+    from edgetiming.measure import noise
+
+    runs = [closed_loop(_busy_wait([200_000]), warmup_iters=5, iters=200, overhead=False,
+                        sentinel=_busy_wait([100_000])) for _ in range(2)]
+    lat, rat, busy = noise.panels(runs, labels=["first", "second"])
+    assert list(lat) == ["first", "second"] and [lat[k][0].size for k in lat] == [200, 200]
+    # each block in sentinel units: a 200 us model beside a 100 us sentinel reads about 2
+    assert all(1.6 < float(np.median(r)) < 2.5 for _, r in rat.values())
+    assert busy[0].min() == 0 and busy[0].size == sum(r.interference.n_blocks - r.interference.steady_from
+                                                      for r in runs)
+    fig, alt = noise.figure(runs, labels=["first", "second"])
+    assert len(fig.axes) == 3 and fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[2])
+    assert "in sentinel units first ran at" in alt and "of the measured CPUs" in alt
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
+def test_noise_figure_of_open_loop_runs_draws_the_strip_and_says_no_sentinel():
+    from edgetiming.measure import noise
+
+    runs = [open_loop(lambda: time.sleep(0.0005), Periodic(2), n_requests=60) for _ in range(2)]
+    lat, rat, busy = noise.panels(runs, labels=["a", "b"])
+    assert rat == {} and [v[0].size for v in lat.values()] == [60, 60]
+    assert np.all(np.diff(lat["a"][0]) > 0)  # intended starts, in order, on one clock
+    assert lat["a"][0].max() < lat["b"][0].min()  # the second run came after the first
+    fig, alt = noise.figure(runs, labels=["a", "b"])
+    assert "no sentinel was timed" in alt
+
+
 # --------------------------------------------------------------------------- sentinel
 def test_sentinel_does_fixed_work():
     a, b = snt.Sentinel(), snt.Sentinel()

@@ -2,8 +2,9 @@
 
 :func:`figure` takes the fresh-process runs of a closed loop (``session_loop(...,
 isolate=True, sentinel=True)``, one :class:`~edgetiming.measure.closedloop.ClosedLoopRun`
-per process) or the rounds of a comparison (:func:`~edgetiming.measure.rounds.run_rounds`)
-and draws :func:`edgetiming.results.figures.noise_timeline`: every call on one time axis
+per process), the rounds of a comparison (:func:`~edgetiming.measure.rounds.run_rounds`)
+or open-loop runs (:func:`~edgetiming.measure.openloop.open_loop`; no sentinel: timing one
+between requests would delay the stream it measures) and draws :func:`edgetiming.results.figures.noise_timeline`: every call on one time axis
 (processes run one after another, and ``perf_counter_ns`` is the system's monotonic
 clock, so they share it), each block in sentinel units, and the share of the CPUs other
 work held per block. A slowdown the sentinel row does not show is the model's; one that
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from edgetiming.measure.closedloop import ClosedLoopRun
+from edgetiming.measure.openloop import OpenLoopRun
 from edgetiming.measure.rounds import RoundsRun
 from edgetiming.results import figures
 
@@ -61,6 +63,23 @@ def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> tuple[di
     return lat, rat, (np.array(t0s), np.array(t1s), np.array(shares))
 
 
+def _from_open_loops(runs: Sequence[OpenLoopRun], labels: Sequence[str]) -> tuple[dict, dict, tuple]:
+    lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    t0s, t1s, shares = [], [], []
+    for run, label in zip(runs, labels):
+        t = run.interference
+        if t is None or t.n_blocks == 0:
+            raise ValueError("an open-loop run without interference telemetry cannot be drawn with its noise")
+        keep = np.asarray(run.completed, dtype=bool)  # dropped requests have no response time to draw
+        resp = (run.done_ns - run.intended_ns).astype(np.float64)
+        at = float(run.t0_ns) + run.intended_ns.astype(np.float64)  # intended start, on the telemetry's clock
+        lat.setdefault(label, []).append((at[keep], resp[keep] / 1e6))
+        t0s += t.t_start_ns.astype(float).tolist()
+        t1s += t.t_end_ns.astype(float).tolist()
+        shares += t.columns["busy_share"].astype(float).tolist()
+    return lat, {}, (np.array(t0s), np.array(t1s), np.array(shares))
+
+
 def _from_rounds(run: RoundsRun) -> tuple[dict, dict, tuple]:
     lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     rat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -86,13 +105,14 @@ def _from_rounds(run: RoundsRun) -> tuple[dict, dict, tuple]:
     return lat, rat, (np.array(t0s), np.array(t1s), np.array(shares))
 
 
-def panels(source: RoundsRun | Sequence[ClosedLoopRun], labels: Sequence[str] | None = None
+def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], labels: Sequence[str] | None = None
            ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
                       tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The three inputs of :func:`~edgetiming.results.figures.noise_timeline`, times in s from the first block.
 
-    ``labels`` names each closed-loop run (default: all "model", drawn as one series);
-    rounds are labelled by arm.
+    ``labels`` names each run (default: all "model", drawn as one series; runs with one
+    label are one series); rounds are labelled by arm. Open-loop runs are drawn at their
+    intended start times, with their response time (queueing included).
     """
     if isinstance(source, RoundsRun):
         lat, rat, busy = _from_rounds(source)
@@ -100,7 +120,11 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun], labels: Sequence[str] | 
         runs = list(source)
         if not runs:
             raise ValueError("no runs to draw")
-        lat, rat, busy = _from_runs(runs, list(labels) if labels else ["model"] * len(runs))
+        names = list(labels) if labels else ["model"] * len(runs)
+        if all(isinstance(r, OpenLoopRun) for r in runs):
+            lat, rat, busy = _from_open_loops(runs, names)
+        else:
+            lat, rat, busy = _from_runs(runs, names)
     if busy[0].size == 0:
         raise ValueError("no steady block to draw")
     origin = float(busy[0].min())
@@ -112,7 +136,7 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun], labels: Sequence[str] | 
             ((busy[0] - origin) / 1e9, (busy[1] - origin) / 1e9, busy[2]))
 
 
-def figure(source: RoundsRun | Sequence[ClosedLoopRun], *, labels: Sequence[str] | None = None,
+def figure(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], *, labels: Sequence[str] | None = None,
            deadline_ms: float | None = None, title: str = "") -> tuple[Any, str]:
     """The noise figure of runs or rounds (:func:`panels`, then the figure); returns ``(fig, alt)``."""
     lat, rat, busy = panels(source, labels)

@@ -725,6 +725,9 @@ def noise_timeline(
             med = float(np.median(r[keep]))
             ratio_text.append(f"{label} ran at {format_number(med)}x the sentinel ({format_number(float(r[keep].min()))}"
                               f"-{format_number(float(r[keep].max()))}x over {int(keep.sum())} blocks)")
+        if not ratio_text:
+            rax.text(0.5, 0.5, "no sentinel was timed in this measurement", transform=rax.transAxes,
+                     ha="center", va="center", color=_TEXT)
         rax.set_ylabel("x sentinel")
         rax.set_ylim(bottom=0)
         over = np.nan_to_num(share, nan=0.0) > limit
