@@ -181,3 +181,21 @@ def test_attribute_step_says_no_step_model_machine_or_unclear_in_either_directio
     assert who == "model" and "in sentinel units" in why  # the machine moved too, but not all of it
     with pytest.raises(ValueError, match="one sentinel median"):
         attribute_step(model, sent[:3], model, sent)
+
+
+def test_level_differences_between_interleaved_blocks_are_a_note_not_unstable():
+    from edgetiming.stats.repeated import repeated_quantile
+
+    rng = np.random.default_rng(5)
+
+    def run():  # 10 blocks of 50 calls whose level alternates by 15%, as after different neighbours
+        levels = np.repeat(np.where(rng.random(10) < 0.5, 1.0, 1.15), 50)
+        return levels * rng.lognormal(0, 0.01, 500)
+
+    runs = [run() for _ in range(5)]
+    contiguous = repeated_quantile(runs, 0.5)
+    assert contiguous.judgement.state.value == "unstable"
+    assert any("level shifted" in r for r in contiguous.judgement.reasons)
+    interleaved = repeated_quantile(runs, 0.5, contiguous=False)
+    assert not any("level shifted" in r for r in interleaved.judgement.reasons)
+    assert any("interleaved blocks" in n for n in interleaved.judgement.notes)

@@ -150,7 +150,8 @@ class RoundsRun:
         return out
 
     def _evidence(self) -> dict[str, Any]:
-        return {"interleaved": None if len(self.arms) < 2 else True, "interference": self.busy_share()}
+        return {"interleaved": None if len(self.arms) < 2 else True, "interference": self.busy_share(),
+                "contiguous": len(self.arms) < 2}  # an arm's blocks were interleaved with the others' blocks
 
     def estimate(self, arm: str, p: float) -> RepeatedEstimate:
         """The p-quantile of ``arm`` over rounds, in ms, with both intervals and its state."""

@@ -172,7 +172,7 @@ class RepeatedEstimate:
 
 
 def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence: float = 0.95,
-                      **judge_kwargs: Any) -> RepeatedEstimate:
+                      *, contiguous: bool = True, **judge_kwargs: Any) -> RepeatedEstimate:
     """The p-quantile from several independent runs, with both intervals and a state.
 
     ``samples_by_run`` holds one array of (steady) samples per run. The state is
@@ -183,6 +183,12 @@ def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence:
     exceeds :data:`~edgetiming.stats.autocorr.MATERIAL_AUTOCORR` the within-run
     interval is widened to the batch-means one, and a level shift inside a run
     (:func:`~edgetiming.stats.autocorr.regime_change`) makes the estimate unstable.
+
+    ``contiguous=False`` says each run's samples are blocks that were interleaved with
+    other configurations' blocks (:func:`edgetiming.measure.rounds.run_rounds`): a level
+    difference between such blocks is carry-over from whatever ran before them, which the
+    balanced order spreads over every arm alike, so it is a note, not a reason to call the
+    estimate unstable; the between-run interval carries what remains of it.
     """
     runs = [np.asarray(s, dtype=float) for s in samples_by_run if np.asarray(s).size]
     if not runs:
@@ -208,7 +214,10 @@ def repeated_quantile(samples_by_run: Sequence[ArrayLike], p: float, confidence:
         notes.append("one process only: the between-run spread is unknown")
     shifts = [(i, regime_change(r)) for i, r in enumerate(runs)]
     shift_text = "; ".join(f"run {i + 1}: {rc.describe()}" for i, rc in shifts if rc.found)
-    if shift_text and not judge_kwargs.get("regime_change"):
+    if shift_text and not contiguous:
+        notes.append("level differences between this arm's interleaved blocks (carry-over from the blocks "
+                     f"before them, balanced over arms by the order): {shift_text}")
+    elif shift_text and not judge_kwargs.get("regime_change"):
         judge_kwargs["regime_change"] = shift_text
     j = judge(n=min(r.size for r in runs), percentiles=(p,), confidence=confidence,
               run_intervals=intervals if len(intervals) == len(runs) else (),
