@@ -225,6 +225,8 @@ def test_noise_figure_of_closed_loop_runs_has_latency_sentinel_units_and_the_str
                         sentinel=_busy_wait([100_000])) for _ in range(2)]
     lat, rat, busy = noise.panels(runs, labels=["first", "second"])
     assert list(lat) == ["first", "second"] and [lat[k][0].size for k in lat] == [200, 200]
+    # in sentinel units, every steady call once (the warmup is its own block and is left out)
+    assert runs[0].steady_per_sentinel().size == 200 and 1.6 < float(np.median(runs[0].steady_per_sentinel())) < 2.5
     # each block in sentinel units: a 200 us model beside a 100 us sentinel reads about 2
     assert all(1.6 < float(np.median(r)) < 2.5 for _, r in rat.values())
     assert busy[0].min() == 0 and busy[0].size == sum(r.interference.n_blocks - r.interference.steady_from

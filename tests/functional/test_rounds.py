@@ -62,7 +62,8 @@ def test_rounds_time_a_sentinel_after_every_block_and_read_the_machine(run, tmp_
 
     for r in run.rounds:
         assert r.interference is not None and r.interference.n_blocks == len(r.order)
-        assert r.sentinel_ns.size == 10 * len(r.order) and set(r.sentinel_block.tolist()) == set(range(len(r.order)))
+        assert r.sentinel.latency_ns.size == 10 * len(r.order)
+        assert set(r.sentinel.block.tolist()) == set(range(len(r.order)))
         assert np.all(np.isfinite(r.sentinel_medians_ns()))
     per = run.per_sentinel("one")
     assert [p.size for p in per] == [s.size for s in run.samples("one")]

@@ -34,7 +34,13 @@ from edgetiming.measure.build_child import time_build
 from edgetiming.measure.isolation import run_child
 from edgetiming.measure.session import SessionConfig
 from edgetiming.stats.quantiles import quantile
-from edgetiming.stats.repeated import NO_DIFFERENCE, RatioEstimate, attribute_step, balanced_order, regression
+from edgetiming.stats.repeated import (
+    NO_DIFFERENCE,
+    RatioEstimate,
+    attribute_step,
+    balanced_order,
+    regression,
+)
 
 __all__ = ["Build", "BuildRuns", "RegressionVerdict", "regression_verdict", "run_builds"]
 

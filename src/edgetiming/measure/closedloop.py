@@ -54,6 +54,7 @@ from edgetiming.measure.sentinel import (
     block_medians,
     block_ratio,
     normalised_quantile,
+    normalised_samples,
 )
 from edgetiming.measure.session import (
     SessionConfig,
@@ -342,11 +343,7 @@ class ClosedLoopRun:
         if self.sentinel is None or self.interference is None:
             raise ValueError("this run has no sentinel: measure with sentinel=True")
         t = self.interference
-        sent = self.sentinel.medians_ns(t.n_blocks)
-        parts = [self.latency_ns[max(a, self.warmup_iters):b] / sent[i]
-                 for i, (a, b) in enumerate(zip(t.iter_start.tolist(), t.iter_end.tolist()))
-                 if b > max(a, self.warmup_iters) and np.isfinite(sent[i]) and sent[i] > 0]
-        return np.concatenate(parts) if parts else np.empty(0)
+        return normalised_samples(self.latency_ns, t.iter_start, t.iter_end, self.sentinel, steady_from=t.steady_from)
 
     def sentinel_ms(self) -> float:
         """Median sentinel latency over the run's steady blocks, in ms (the machine's speed then)."""

@@ -34,56 +34,64 @@ from edgetiming.results import figures
 __all__ = ["figure", "panels"]
 
 
-def _block_times(latency_ns: np.ndarray, t_start_ns: float) -> np.ndarray:
-    return t_start_ns + np.cumsum(latency_ns, dtype=np.float64)
+class _Panels:
+    """What the figure draws, collected block by block (times on ``perf_counter_ns``)."""
+
+    def __init__(self) -> None:
+        self.lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.rat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.t0: list[float] = []
+        self.t1: list[float] = []
+        self.share: list[float] = []
+
+    def calls(self, label: str, t_ns: np.ndarray, latency_ns: np.ndarray) -> None:
+        self.lat.setdefault(label, []).append((t_ns, latency_ns / 1e6))
+
+    def rows(self, table: Any, rows: range) -> None:
+        """The strip's rows ``rows`` of an interference table."""
+        self.t0 += table.t_start_ns[rows.start:rows.stop].astype(float).tolist()
+        self.t1 += table.t_end_ns[rows.start:rows.stop].astype(float).tolist()
+        self.share += table.columns["busy_share"][rows.start:rows.stop].astype(float).tolist()
+
+    def block(self, label: str, x: np.ndarray, table: Any, b: int, sentinel_ns: float) -> None:
+        """One closed-loop block: its calls (end times from the block's start), its median in
+        sentinel units (at the block's end) and its strip row."""
+        self.calls(label, float(table.t_start_ns[b]) + np.cumsum(x, dtype=np.float64), x)
+        if np.isfinite(sentinel_ns) and sentinel_ns > 0:
+            self.rat.setdefault(label, []).append((np.array([float(table.t_end_ns[b])]),
+                                                   np.array([float(np.median(x)) / sentinel_ns])))
+        self.rows(table, range(b, b + 1))
 
 
-def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> tuple[dict, dict, tuple]:
-    lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    rat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    t0s, t1s, shares = [], [], []
+def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> _Panels:
+    out = _Panels()
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
             raise ValueError("a run without interference telemetry cannot be drawn with its noise")
         sent = run.sentinel.medians_ns(t.n_blocks) if run.sentinel is not None else np.full(t.n_blocks, np.nan)
         for b in range(t.steady_from, t.n_blocks):
-            a, e = int(t.iter_start[b]), min(int(t.iter_end[b]), run.latency_ns.size)
-            a = max(a, run.warmup_iters)
-            if e <= a:
-                continue
-            x = run.latency_ns[a:e]
-            lat.setdefault(label, []).append((_block_times(x, float(t.t_start_ns[b])), x / 1e6))
-            if np.isfinite(sent[b]) and sent[b] > 0:
-                rat.setdefault(label, []).append((np.array([float(t.t_end_ns[b])]),
-                                                  np.array([float(np.median(x)) / sent[b]])))
-            t0s.append(float(t.t_start_ns[b]))
-            t1s.append(float(t.t_end_ns[b]))
-            shares.append(float(t.columns["busy_share"][b]))
-    return lat, rat, (np.array(t0s), np.array(t1s), np.array(shares))
+            a, e = max(int(t.iter_start[b]), run.warmup_iters), min(int(t.iter_end[b]), run.latency_ns.size)
+            if e > a:
+                out.block(label, run.latency_ns[a:e], t, b, sent[b])
+    return out
 
 
-def _from_open_loops(runs: Sequence[OpenLoopRun], labels: Sequence[str]) -> tuple[dict, dict, tuple]:
-    lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    t0s, t1s, shares = [], [], []
+def _from_open_loops(runs: Sequence[OpenLoopRun], labels: Sequence[str]) -> _Panels:
+    out = _Panels()
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
             raise ValueError("an open-loop run without interference telemetry cannot be drawn with its noise")
         keep = np.asarray(run.completed, dtype=bool)  # dropped requests have no response time to draw
-        resp = (run.done_ns - run.intended_ns).astype(np.float64)
         at = float(run.t0_ns) + run.intended_ns.astype(np.float64)  # intended start, on the telemetry's clock
-        lat.setdefault(label, []).append((at[keep], resp[keep] / 1e6))
-        t0s += t.t_start_ns.astype(float).tolist()
-        t1s += t.t_end_ns.astype(float).tolist()
-        shares += t.columns["busy_share"].astype(float).tolist()
-    return lat, {}, (np.array(t0s), np.array(t1s), np.array(shares))
+        out.calls(label, at[keep], (run.done_ns - run.intended_ns)[keep].astype(np.float64))
+        out.rows(t, range(t.n_blocks))
+    return out
 
 
-def _from_rounds(run: RoundsRun) -> tuple[dict, dict, tuple]:
-    lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    rat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    t0s, t1s, shares = [], [], []
+def _from_rounds(run: RoundsRun) -> _Panels:
+    out = _Panels()
     for r in run.rounds:
         t = r.interference
         if t is None:
@@ -91,18 +99,11 @@ def _from_rounds(run: RoundsRun) -> tuple[dict, dict, tuple]:
         sent = r.sentinel_medians_ns()
         for b, arm in enumerate(r.order[: t.n_blocks]):
             x = r.latency_ns[arm][r.block_of[arm] == b]
-            if x.size == 0:
-                continue
-            lat.setdefault(arm, []).append((_block_times(x, float(t.t_start_ns[b])), x / 1e6))
-            if np.isfinite(sent[b]) and sent[b] > 0:
-                rat.setdefault(arm, []).append((np.array([float(t.t_end_ns[b])]),
-                                                np.array([float(np.median(x)) / sent[b]])))
-            t0s.append(float(t.t_start_ns[b]))
-            t1s.append(float(t.t_end_ns[b]))
-            shares.append(float(t.columns["busy_share"][b]))
-    lat = {a: lat[a] for a in run.arms if a in lat}  # the arms' order, not the first block's
-    rat = {a: rat[a] for a in run.arms if a in rat}
-    return lat, rat, (np.array(t0s), np.array(t1s), np.array(shares))
+            if x.size:
+                out.block(arm, x, t, b, sent[b])
+    out.lat = {a: out.lat[a] for a in run.arms if a in out.lat}  # the arms' order, not the first block's
+    out.rat = {a: out.rat[a] for a in run.arms if a in out.rat}
+    return out
 
 
 def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], labels: Sequence[str] | None = None
@@ -115,25 +116,24 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], 
     intended start times, with their response time (queueing included).
     """
     if isinstance(source, RoundsRun):
-        lat, rat, busy = _from_rounds(source)
+        got = _from_rounds(source)
     else:
         runs = list(source)
         if not runs:
             raise ValueError("no runs to draw")
         names = list(labels) if labels else ["model"] * len(runs)
-        if all(isinstance(r, OpenLoopRun) for r in runs):
-            lat, rat, busy = _from_open_loops(runs, names)
-        else:
-            lat, rat, busy = _from_runs(runs, names)
-    if busy[0].size == 0:
+        got = (_from_open_loops(runs, names) if all(isinstance(r, OpenLoopRun) for r in runs)
+               else _from_runs(runs, names))
+    if not got.t0:
         raise ValueError("no steady block to draw")
-    origin = float(busy[0].min())
+    t0, t1 = np.array(got.t0), np.array(got.t1)
+    origin = float(t0.min())
 
     def join(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         return ((np.concatenate([p[0] for p in parts]) - origin) / 1e9, np.concatenate([p[1] for p in parts]))
 
-    return ({k: join(v) for k, v in lat.items()}, {k: join(v) for k, v in rat.items()},
-            ((busy[0] - origin) / 1e9, (busy[1] - origin) / 1e9, busy[2]))
+    return ({k: join(v) for k, v in got.lat.items()}, {k: join(v) for k, v in got.rat.items()},
+            ((t0 - origin) / 1e9, (t1 - origin) / 1e9, np.array(got.share)))
 
 
 def figure(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], *, labels: Sequence[str] | None = None,

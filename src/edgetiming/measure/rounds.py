@@ -44,7 +44,7 @@ import numpy as np
 from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.measure.closedloop import pinned_affinity, timing_gc_off
 from edgetiming.measure.isolation import run_child
-from edgetiming.measure.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel
+from edgetiming.measure.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel, SentinelSeries
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session, session_settings
 from edgetiming.results import report
 from edgetiming.stats import validity
@@ -86,20 +86,14 @@ class RoundData:
     warmup_ns: dict[str, np.ndarray]
     #: interference telemetry, one row per block (row b = block b and the sentinel calls after it)
     interference: InterferenceTable | None = None
-    #: sentinel latencies (int64 ns) and the block each followed
-    sentinel_ns: np.ndarray | None = None
-    sentinel_block: np.ndarray | None = None
+    #: sentinel latencies and the block (row of ``interference``) each followed
+    sentinel: SentinelSeries | None = None
 
     def sentinel_medians_ns(self) -> np.ndarray:
         """Median sentinel latency after each block (NaN where none ran)."""
-        out = np.full(len(self.order), np.nan)
-        if self.sentinel_ns is None or self.sentinel_block is None:
-            return out
-        for b in range(out.size):
-            x = self.sentinel_ns[self.sentinel_block == b]
-            if x.size:
-                out[b] = float(np.median(x))
-        return out
+        if self.sentinel is None:
+            return np.full(len(self.order), np.nan)
+        return self.sentinel.medians_ns(len(self.order))
 
 
 @dataclass
@@ -132,7 +126,7 @@ class RoundsRun:
 
     @property
     def has_sentinel(self) -> bool:
-        return all(r.sentinel_ns is not None and r.sentinel_ns.size for r in self.rounds) and bool(self.rounds)
+        return bool(self.rounds) and all(r.sentinel is not None and r.sentinel.latency_ns.size for r in self.rounds)
 
     def sentinel_ms(self) -> list[float]:
         """The sentinel's median latency in each round, in ms: the machine's speed, round by round."""
@@ -197,6 +191,7 @@ class RoundsRun:
         its verdict against the A/A arm, so the page cannot show two readings of one ratio).
         """
         key = slug or arm_key
+        sentinel_ms = self.sentinel_ms() if self.has_sentinel else None  # per round, for every arm's estimates
         for arm in self.arms:
             k = key(arm)
             report.samples(f"{name}.{k}", np.concatenate(self.samples(arm)), unit="ns", description=(
@@ -206,7 +201,6 @@ class RoundsRun:
                 description=f"{arm}: the round (fresh process) of each sample")
             report.samples(f"{name}.{k}.block", np.concatenate([r.block_of[arm] for r in self.rounds]),
                            unit="index", description=f"{arm}: the block of each sample within its round")
-            sentinel_ms = self.sentinel_ms() if self.has_sentinel else None
             for p in percentiles:
                 report.estimate(f"{name}.{k}.p{p * 100:g}_ms", self.estimate(arm, p), per_run_sentinel=sentinel_ms,
                                 description=f"{arm}: P{p * 100:g} pooled over {len(self.rounds)} rounds; interval: "
@@ -219,7 +213,7 @@ class RoundsRun:
                                     unit="", description=(
                                         f"{arm}: P{p * 100:g} in sentinel units (each sample / the median of the "
                                         "sentinel calls after its block), pooled over rounds"),
-                                    per_run_sentinel=self.sentinel_ms())
+                                    per_run_sentinel=sentinel_ms)
         self._report_machine(name)
         for arm in self.arms if ratios else ():
             if arm == self.baseline:
@@ -241,12 +235,12 @@ class RoundsRun:
     def _report_machine(self, name: str) -> None:
         """The sentinel's samples and the interference per round: what the machine did meanwhile."""
         if self.has_sentinel:
-            report.samples(f"{name}.sentinel", np.concatenate([r.sentinel_ns for r in self.rounds]), unit="ns",
+            report.samples(f"{name}.sentinel", np.concatenate([r.sentinel.latency_ns for r in self.rounds]), unit="ns",
                            description="sentinel latency per call after every block, int64 ns, rounds in order")
             report.samples(f"{name}.sentinel.round", np.concatenate(
-                [np.full(r.sentinel_ns.size, i, dtype=np.int64) for i, r in enumerate(self.rounds)]),
+                [np.full(r.sentinel.latency_ns.size, i, dtype=np.int64) for i, r in enumerate(self.rounds)]),
                 unit="index", description="the round of each sentinel call")
-            report.samples(f"{name}.sentinel.block", np.concatenate([r.sentinel_block for r in self.rounds]),
+            report.samples(f"{name}.sentinel.block", np.concatenate([r.sentinel.block for r in self.rounds]),
                            unit="index", description="the block (within its round) each sentinel call followed")
             sent = self.sentinel_ms()
             report.metric(f"{name}.sentinel_ms", float(np.median(sent)), unit="ms", runs=len(sent), per_run=sent,
@@ -321,8 +315,10 @@ def _measure_round(spec: dict[str, Any]) -> RoundData:
             meter.mark(b + 1)
     return RoundData(os.getpid(), order, lat, blk, cpu, dict(filled),
                      {n: session_settings(s) for n, s in sessions.items()}, warm,
-                     interference=meter.table(), sentinel_ns=np.array(sent_ns, dtype=np.int64),
-                     sentinel_block=np.array(sent_blk, dtype=np.int64))
+                     interference=meter.table(),
+                     sentinel=None if sentinel is None else SentinelSeries(
+                         np.array(sent_ns, dtype=np.int64), np.array(sent_blk, dtype=np.int64),
+                         sentinel.describe(), np.empty(0, dtype=np.int64)))
 
 
 def _rounds_main(spec_path: str, out_path: str) -> None:

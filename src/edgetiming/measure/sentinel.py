@@ -56,6 +56,7 @@ __all__ = [
     "block_medians",
     "block_ratio",
     "normalised_quantile",
+    "normalised_samples",
     "shift",
 ]
 
@@ -172,12 +173,20 @@ def normalised_quantile(model_ns: np.ndarray, iter_start: np.ndarray, iter_end: 
     >>> q.value
     3.0
     """
+    x = normalised_samples(model_ns, iter_start, iter_end, sentinel, steady_from=steady_from)
+    if x.size == 0:
+        raise ValueError("no steady block has both model samples and a sentinel median")
+    return stats.quantile_ci(x, p, confidence)
+
+
+def normalised_samples(model_ns: np.ndarray, iter_start: np.ndarray, iter_end: np.ndarray,
+                       sentinel: SentinelSeries, *, steady_from: int = 0) -> np.ndarray:
+    """The model samples of the blocks from ``steady_from`` on, each divided by its block's
+    sentinel median (float64, in order; blocks without a sentinel call left out)."""
     sent = sentinel.medians_ns(int(iter_start.size))
     parts = [model_ns[a:b] / sent[i] for i, (a, b) in enumerate(zip(iter_start.tolist(), iter_end.tolist()))
              if i >= steady_from and b > a and np.isfinite(sent[i]) and sent[i] > 0]
-    if not parts:
-        raise ValueError("no steady block has both model samples and a sentinel median")
-    return stats.quantile_ci(np.concatenate(parts).astype(np.float64), p, confidence)
+    return np.concatenate(parts).astype(np.float64) if parts else np.empty(0)
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from edgetiming.results import report, store
+from edgetiming.results import history, report, store
 from edgetiming.results.result import LEGACY_RULE_LABEL, Result, format_value
-from edgetiming.stats import compare, repeated
+from edgetiming.stats import compare
 
 __all__ = ["Bundle", "BundleComparison", "compare_bundles", "load_bundle", "zip_bundle"]
 
@@ -142,10 +142,8 @@ def compare_bundles(a: str | Path, b: str | Path, *, percentiles: tuple[float, .
                 out.notes.append(f"{name} P{p * 100:g}: {exc}")
     for name in sorted(set(ba.result.metrics) & set(bb.result.metrics)):
         ma, mb = ba.result.metrics[name], bb.result.metrics[name]
-        if len(ma.per_run_sentinel) >= 2 and len(mb.per_run_sentinel) >= 2 and len(ma.per_run) == len(
-                ma.per_run_sentinel) and len(mb.per_run) == len(mb.per_run_sentinel):
-            who, why = repeated.attribute_step(ma.per_run, ma.per_run_sentinel, mb.per_run, mb.per_run_sentinel,
-                                               min_effect=min_effect)
+        who, why = history.whose_step(ma.to_dict(), mb.to_dict(), min_effect=min_effect)
+        if who:
             ratio = float(np.exp(np.mean(np.log(mb.per_run)) - np.mean(np.log(ma.per_run))))
             out.whose.append((name, ratio, who, why))
     for name in sorted(set(ba.result.metrics) | set(bb.result.metrics)):

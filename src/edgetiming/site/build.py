@@ -404,7 +404,7 @@ def checklist_html(checks: list[dict[str, Any]]) -> list[str]:
         fine.append(f"check <code>{_esc(c['name'])}</code>")
         out.append(f"<li>{badge} {_esc(sentence)}" + (f'<br><span class="et-evidence">{_esc(evidence)}</span>'
                                                          if evidence else "")
-                   + f'<details class="et-fine-print"><summary>How this was decided</summary>'
+                   + '<details class="et-fine-print"><summary>How this was decided</summary>'
                    + "<br>".join(x if x.startswith("check <code>") else _esc(x) for x in fine)
                    + "</details></li>")
     out.append("</ul>")

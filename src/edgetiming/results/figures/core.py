@@ -139,6 +139,39 @@ def _name(p: float) -> str:
     return percentile_label(p).upper()
 
 
+def _top_ms(x: np.ndarray) -> float:
+    """Where a latency axis ends: 1.5 x the P99.9 (calls above it are drawn at the edge), never
+    below 1.1 x the median."""
+    top = quantile_ci(x, 0.999).value * 1.5 if x.size > 1 else float(x.max()) * 1.5
+    return max(top, float(np.median(x)) * 1.1, 1e-9)
+
+
+def _dots_clipped(ax: Any, ts: np.ndarray, ms: np.ndarray, top: float, *, color: str, label: str,
+                  alpha: float, clip_color: str, clip_label: str | None = None) -> int:
+    """Calls as dots; those above ``top`` drawn as triangles at the top edge. Returns how many were."""
+    clip = ms > top
+    ax.plot(ts[~clip], ms[~clip], ".", markersize=2, alpha=alpha, color=color, rasterized=True, label=label)
+    if clip.any():
+        ax.plot(ts[clip], np.full(int(clip.sum()), top), "^", markersize=4, color=clip_color, label=clip_label)
+    return int(clip.sum())
+
+
+def _busy_strip(strip: Any, t0: np.ndarray, t1: np.ndarray, share: np.ndarray, limit: float, *,
+                label: str, xlabel: str) -> np.ndarray:
+    """Per-block share of the measured CPUs other work held (%), over-limit blocks in red, the
+    limit dashed. Returns the over-limit mask (NaN counts as 0)."""
+    share = np.nan_to_num(share, nan=0.0)
+    over = share > limit
+    strip.bar(t0, share * 100, width=t1 - t0, align="edge", color=np.where(over, _MISS, PALETTE[5]),
+              edgecolor="none", label=label)
+    strip.axhline(limit * 100, color=_TEXT, linestyle="--", linewidth=1.0, label=f"limit {limit:.0%}")
+    strip.set_ylim(0, 100)
+    strip.set_ylabel("busy (%)")
+    strip.set_xlabel(xlabel)
+    strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return over
+
+
 def histogram(
     latency_ns: ArrayLike,
     *,
@@ -309,28 +342,10 @@ def timeline(
     idx = np.arange(n)
     with matplotlib.rc_context(STYLE):
         fig, ax = _new_figure((8.0, 4.0))
-        top = quantile_ci(x, 0.999).value * 1.5 if n > 1 else float(x.max()) * 1.5
-        top = max(top, float(np.median(x)) * 1.1, 1e-9)
+        top = _top_ms(x)
         clipped = x > top
-        ax.plot(
-            idx[~clipped],
-            x[~clipped],
-            ".",
-            markersize=2,
-            alpha=0.45,
-            color=PALETTE[0],
-            rasterized=True,
-            label="iteration",
-        )
-        if clipped.any():
-            ax.plot(
-                idx[clipped],
-                np.full(int(clipped.sum()), top),
-                "^",
-                markersize=4,
-                color=_MISS,
-                label=f"{int(clipped.sum()):,} above {format_number(top)} ms",
-            )
+        _dots_clipped(ax, idx, x, top, color=PALETTE[0], label="iteration", alpha=0.45, clip_color=_MISS,
+                      clip_label=f"{int(clipped.sum()):,} above {format_number(top)} ms")
         block = max(1, n // 200)
         nb = n // block
         if nb >= 2:
@@ -615,14 +630,9 @@ def timeline_with_interference(
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(8.0, 5.0), layout="constrained", facecolor=_BG)
         ax, strip = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        top = max(quantile_ci(x, 0.999).value * 1.5 if x.size > 1 else float(x.max()) * 1.5,
-                  float(np.median(x)) * 1.1, 1e-9)
-        clipped = x > top
-        ax.plot(ts[~clipped], x[~clipped], ".", markersize=2, alpha=0.45, color=PALETTE[0],
-                rasterized=True, label="call")
-        if clipped.any():
-            ax.plot(ts[clipped], np.full(int(clipped.sum()), top), "^", markersize=4, color=_MISS,
-                    label=f"{int(clipped.sum()):,} above {format_number(top)} ms")
+        top = _top_ms(x)
+        n_clipped = _dots_clipped(ax, ts, x, top, color=PALETTE[0], label="call", alpha=0.45, clip_color=_MISS,
+                                  clip_label=f"{int((x > top).sum()):,} above {format_number(top)} ms")
         if warmup_end and sample_times_ns is None and warmup_end < x_all.size:
             w = (t_ns[warmup_end] - origin) / 1e9
             if np.isfinite(w):
@@ -633,16 +643,9 @@ def timeline_with_interference(
         ax.set_ylabel("latency (ms)")
         ax.set_title(title or "Latency over time, with what else the machine was doing")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=2)
-        over = share > limit
-        strip.bar(t0, share * 100, width=t1 - t0, align="edge", color=np.where(over, _MISS, PALETTE[5]),
-                  edgecolor="none", label="other work (% of measured CPUs)")
-        strip.axhline(limit * 100, color=_TEXT, linestyle="--", linewidth=1.0,
-                      label=f"limit {limit:.0%}")
-        strip.set_ylim(0, 100)
+        over = _busy_strip(strip, t0, t1, share, limit, label="other work (% of measured CPUs)",
+                           xlabel="time since the start of the run (s)")
         strip.set_xlim(float(t0[0]), float(t1[-1]))
-        strip.set_ylabel("busy (%)")
-        strip.set_xlabel("time since the start of the run (s)")
-        strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         bs = table.busy_share
         alt = f"Latency of {x.size:,} calls over {float(t1[-1] - t0[0]):.1f} s, median {format_number(float(np.median(x)))} ms"
         if bs is None:
@@ -655,8 +658,8 @@ def timeline_with_interference(
         if "involuntary_ctxt" in table.columns:
             inv = int(np.clip(table.involuntary_ctxt, 0, None).sum())
             alt += f"; {inv:,} involuntary context switches of the measuring thread"
-        if clipped.any():
-            alt += f"; {_count(int(clipped.sum()), 'call')} above {format_number(top)} ms drawn at the top edge"
+        if n_clipped:
+            alt += f"; {_count(n_clipped, 'call')} above {format_number(top)} ms drawn at the top edge"
     return fig, alt
 
 
@@ -695,20 +698,15 @@ def noise_timeline(
     share = np.asarray(busy[2], dtype=np.float64)
     all_ms = np.concatenate([np.asarray(v[1], dtype=np.float64).ravel() for v in latency.values()])
     all_ms = all_ms[np.isfinite(all_ms)]
-    top = max(quantile_ci(all_ms, 0.999).value * 1.5 if all_ms.size > 1 else float(all_ms.max()) * 1.5,
-              float(np.median(all_ms)) * 1.1, 1e-9)
+    top = _top_ms(all_ms)
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(8.0, 6.0), layout="constrained", facecolor=_BG)
         ax, rax, strip = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.6, 1))
         clipped_total = 0
         for i, (label, (ts, ms)) in enumerate(latency.items()):
-            ts, ms = np.asarray(ts, dtype=np.float64), np.asarray(ms, dtype=np.float64)
-            clip = ms > top
-            clipped_total += int(clip.sum())
-            ax.plot(ts[~clip], ms[~clip], ".", markersize=2, alpha=0.4, color=PALETTE[i % len(PALETTE)],
-                    rasterized=True, label=label)
-            if clip.any():
-                ax.plot(ts[clip], np.full(int(clip.sum()), top), "^", markersize=4, color=PALETTE[i % len(PALETTE)])
+            color = PALETTE[i % len(PALETTE)]
+            clipped_total += _dots_clipped(ax, np.asarray(ts, dtype=np.float64), np.asarray(ms, dtype=np.float64),
+                                           top, color=color, label=label, alpha=0.4, clip_color=color)
         if deadline_ms is not None:
             ax.axhline(deadline_ms, color=_MISS, linestyle=":", label="deadline")
         ax.set_ylim(0, top * 1.04)
@@ -730,14 +728,7 @@ def noise_timeline(
                      ha="center", va="center", color=_TEXT)
         rax.set_ylabel("x sentinel")
         rax.set_ylim(bottom=0)
-        over = np.nan_to_num(share, nan=0.0) > limit
-        strip.bar(t0, np.nan_to_num(share, nan=0.0) * 100, width=t1 - t0, align="edge",
-                  color=np.where(over, _MISS, PALETTE[5]), edgecolor="none", label="other work")
-        strip.axhline(limit * 100, color=_TEXT, linestyle="--", linewidth=1.0, label=f"limit {limit:.0%}")
-        strip.set_ylim(0, 100)
-        strip.set_ylabel("busy (%)")
-        strip.set_xlabel("time since the first block (s)")
-        strip.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        over = _busy_strip(strip, t0, t1, share, limit, label="other work", xlabel="time since the first block (s)")
         span = float(np.nanmax(t1) - np.nanmin(t0))
         alt = (f"{all_ms.size:,} calls of {_count(len(latency), 'configuration')} over {span:.1f} s, median "
                f"{format_number(float(np.median(all_ms)))} ms")
