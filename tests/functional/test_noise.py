@@ -237,16 +237,55 @@ def test_noise_figure_of_closed_loop_runs_has_latency_sentinel_units_and_the_str
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
-def test_noise_figure_of_open_loop_runs_draws_the_strip_and_says_no_sentinel():
+def test_noise_figure_of_open_loop_runs_has_the_strip_and_one_sentinel_point_per_run():
     from edgetiming.measure import noise
 
     runs = [open_loop(lambda: time.sleep(0.0005), Periodic(2), n_requests=60) for _ in range(2)]
     lat, rat, busy = noise.panels(runs, labels=["a", "b"])
-    assert rat == {} and [v[0].size for v in lat.values()] == [60, 60]
+    assert [v[0].size for v in lat.values()] == [60, 60]
     assert np.all(np.diff(lat["a"][0]) > 0)  # intended starts, in order, on one clock
     assert lat["a"][0].max() < lat["b"][0].min()  # the second run came after the first
-    fig, alt = noise.figure(runs, labels=["a", "b"])
-    assert "no sentinel was timed" in alt
+    # the sentinel was timed after each stream, never inside it: one point per run, at its end
+    for run, label in zip(runs, ("a", "b")):
+        assert run.sentinel is not None and set(run.sentinel.block.tolist()) == {run.interference.n_blocks - 1}
+        t_s, r = rat[label]
+        assert r.size == 1 and t_s[0] >= lat[label][0].max()
+        resp = run.response_ns[run.completed]
+        assert r[0] == pytest.approx(np.median(resp) / np.median(run.sentinel.latency_ns))
+    quiet = [open_loop(lambda: time.sleep(0.0005), Periodic(2), n_requests=30, sentinel=False)]
+    assert quiet[0].sentinel is None and noise.panels(quiet)[1] == {}
+    assert "no sentinel was timed" in noise.figure(quiet)[1]
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
+def test_a_batching_server_carries_telemetry_and_a_sentinel_and_draws_its_noise():
+    from edgetiming.measure import noise
+    from edgetiming.measure.batching import BatchPolicy, serve
+
+    run = serve(lambda k: time.sleep(0.0003 * k), Periodic(2), policy=BatchPolicy.dynamic(4, timeout_ms=1.0),
+                n_requests=80)
+    t = run.interference
+    assert t.n_blocks == TARGET_BLOCKS and t.iter_start[0] == 0 and t.iter_end[-1] == 80
+    assert t.t_start_ns[0] <= run.t0_ns + run.intended_ns[0]
+    assert t.summary()["voluntary_ctxt"] > 0  # the server thread waited on the queue: its switches are counted
+    assert run.to_dict()["interference"]["busy_share"] == t.busy_share
+    assert run.to_dict()["sentinel_ms_after"] > 0
+    lat, rat, busy = noise.panels([run], labels=["dynamic"])
+    assert lat["dynamic"][0].size == 80 and rat["dynamic"][1].size == 1 and busy[2].size == TARGET_BLOCKS
+
+
+def test_panels_filled_by_hand_draw_like_any_other_source():
+    from edgetiming.measure import noise
+
+    p = noise.Panels()
+    t = np.arange(5, dtype=float) * 1e9
+    p.calls("cold", t, np.full(5, 3e6))
+    p.ratio("cold", t, [3.0, 3.1, np.nan, 2.9, 0.0])  # NaN and non-positive ratios are left out
+    p.strip(t, t + 5e8, [0.0, 0.1, 0.6, 0.0, 0.0])
+    lat, rat, busy = noise.panels(p)
+    assert rat["cold"][1].tolist() == [3.0, 3.1, 2.9] and busy[2].max() == 0.6
+    fig, alt = noise.figure(p)
+    assert "in sentinel units cold ran at" in alt and len(fig.axes) == 3
 
 
 # --------------------------------------------------------------------------- sentinel

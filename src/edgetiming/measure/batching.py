@@ -43,9 +43,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import ResourceMeter, ResourceUsage
-from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, timing_gc_off
+from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, TARGET_BLOCKS, timing_gc_off
 from edgetiming.measure.openloop import Periodic, Poisson
+from edgetiming.measure.sentinel import SentinelSeries, time_after
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats import validity
@@ -164,6 +166,12 @@ class BatchedRun:
     settings: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     started_at: str = ""
+    #: per-block telemetry (``iter_start``/``iter_end`` are item indices; the server thread's
+    #: context switches), with ``t0_ns`` (perf_counter_ns) to put the item times on its clock
+    interference: InterferenceTable | None = None
+    t0_ns: int = 0
+    #: the sentinel, timed once after the stream (never between items: it would delay them)
+    sentinel: SentinelSeries | None = None
 
     @property
     def n_requests(self) -> int:
@@ -246,6 +254,8 @@ class BatchedRun:
             "warmup_ns": {str(k): int(v) for k, v in self.warmup_ns.items()},
             "resources": self.resources.to_dict(), "settings": self.settings,
             "started_at": self.started_at,
+            "interference": None if self.interference is None else self.interference.summary(),
+            "sentinel_ms_after": None if self.sentinel is None else float(np.median(self.sentinel.latency_ns)) / 1e6,
         }
 
     def report(self, name: str) -> None:
@@ -283,6 +293,7 @@ def serve(
     warmup_rounds: int = 2,
     start_delay_ms: float = 5.0,
     confidence: float = 0.95,
+    sentinel: bool = True,
 ) -> BatchedRun:
     """Feed ``n_requests`` items on the ``arrivals`` schedule to one server using ``policy``.
 
@@ -298,6 +309,7 @@ def serve(
         the schedule starts (new shapes cost extra on their first run); the median of
         each is kept in ``warmup_ns``.
     start_delay_ms : ``t0`` is this far after the server is ready.
+    sentinel : time the sentinel workload after the stream (``run.sentinel``).
 
     Example
     -------
@@ -331,9 +343,11 @@ def serve(
     cond = threading.Condition()
     state = {"closed": False}
     errors: list[BaseException] = []
+    server_tid: list[int] = []
     t0 = 0
 
     def server() -> None:
+        server_tid.append(threading.get_native_id())
         while True:
             with cond:
                 while True:
@@ -367,7 +381,14 @@ def serve(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with timing_gc_off(), meter:
         thread.start()
+        while not server_tid:
+            time.sleep(0.0005)
+        # telemetry of the server thread's context switches, read by the caller right after
+        # it enqueued a block's last item (never per item)
+        interference = InterferenceMeter(tids=server_tid)
+        block = max(1, -(-n_requests // TARGET_BLOCKS))
         t0 = perf() + int(start_delay_ms * 1e6)
+        interference.mark(0)
         for k in range(n_requests):
             while (wait := t0 + int(intended[k]) - perf()) > 0:
                 time.sleep(wait / 1e9)  # sleep only: a spinning dispatcher would hold the GIL
@@ -377,19 +398,23 @@ def serve(
                 cond.notify()
             if errors:
                 break
+            if (k + 1) % block == 0 and k + 1 < n_requests:
+                interference.mark(k + 1)
         with cond:
             state["closed"] = True
             cond.notify()
         thread.join()
+        interference.mark(n_requests)
     if errors:
         raise errors[0]
+    table = interference.table()
     return BatchedRun(
         policy, arrivals.describe(), intended, queued, issued, done, batch_index, flushed,
         np.asarray(sizes, dtype=np.int64), np.asarray(service, dtype=np.int64), deadline_ms,
         meter.usage(n_requests), warm,
         {"switch_interval_s": sys.getswitchinterval(), "warmup_rounds": warmup_rounds,
          "start_delay_ms": start_delay_ms, "timeout_counted_from": "queue entry of the oldest item"},
-        confidence, started)
+        confidence, started, table, t0, time_after(table.n_blocks - 1) if sentinel else None)
 
 
 # --------------------------------------------------------------------------- summaries over rounds

@@ -2,9 +2,12 @@
 
 :func:`figure` takes the fresh-process runs of a closed loop (``session_loop(...,
 isolate=True, sentinel=True)``, one :class:`~edgetiming.measure.closedloop.ClosedLoopRun`
-per process), the rounds of a comparison (:func:`~edgetiming.measure.rounds.run_rounds`)
-or open-loop runs (:func:`~edgetiming.measure.openloop.open_loop`; no sentinel: timing one
-between requests would delay the stream it measures) and draws :func:`edgetiming.results.figures.noise_timeline`: every call on one time axis
+per process), the rounds of a comparison (:func:`~edgetiming.measure.rounds.run_rounds`),
+stream runs (:func:`~edgetiming.measure.openloop.open_loop`, the batching servers of
+:func:`~edgetiming.measure.batching.serve`: their sentinel is timed once after the stream,
+since timing one between requests would delay the stream it measures) or a
+:class:`Panels` that a measurement of another shape (fresh-process cold starts, a
+pipeline, release builds) filled itself, and draws :func:`edgetiming.results.figures.noise_timeline`: every call on one time axis
 (processes run one after another, and ``perf_counter_ns`` is the system's monotonic
 clock, so they share it), each block in sentinel units, and the share of the CPUs other
 work held per block. A slowdown the sentinel row does not show is the model's; one that
@@ -31,11 +34,16 @@ from edgetiming.measure.openloop import OpenLoopRun
 from edgetiming.measure.rounds import RoundsRun
 from edgetiming.results import figures
 
-__all__ = ["figure", "panels"]
+__all__ = ["Panels", "figure", "panels"]
 
 
-class _Panels:
-    """What the figure draws, collected block by block (times on ``perf_counter_ns``)."""
+class Panels:
+    """What the figure draws, collected block by block (times in ns on ``perf_counter_ns``).
+
+    Fill it with :meth:`calls` (latency samples at their times), :meth:`ratio` (points in
+    sentinel units) and :meth:`rows` (the strip's rows of an interference table), or
+    :meth:`block` for one closed-loop block at a time; then pass it to :func:`figure`.
+    """
 
     def __init__(self) -> None:
         self.lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -47,24 +55,36 @@ class _Panels:
     def calls(self, label: str, t_ns: np.ndarray, latency_ns: np.ndarray) -> None:
         self.lat.setdefault(label, []).append((t_ns, latency_ns / 1e6))
 
-    def rows(self, table: Any, rows: range) -> None:
-        """The strip's rows ``rows`` of an interference table."""
+    def ratio(self, label: str, t_ns: np.ndarray | float, per_sentinel: np.ndarray | float) -> None:
+        """Points in sentinel units (a latency over the sentinel median of the same moment)."""
+        t, r = np.atleast_1d(np.asarray(t_ns, dtype=np.float64)), np.atleast_1d(np.asarray(per_sentinel, dtype=float))
+        keep = np.isfinite(r) & (r > 0)
+        if keep.any():
+            self.rat.setdefault(label, []).append((t[keep], r[keep]))
+
+    def rows(self, table: Any, rows: range | None = None) -> None:
+        """The strip's rows ``rows`` (default: all) of an interference table."""
+        rows = range(table.n_blocks) if rows is None else rows
         self.t0 += table.t_start_ns[rows.start:rows.stop].astype(float).tolist()
         self.t1 += table.t_end_ns[rows.start:rows.stop].astype(float).tolist()
         self.share += table.columns["busy_share"][rows.start:rows.stop].astype(float).tolist()
+
+    def strip(self, t_start_ns: Any, t_end_ns: Any, busy_share: Any) -> None:
+        """Strip rows from plain arrays (a block's bounds in ns and the share other work held)."""
+        self.t0 += np.asarray(t_start_ns, dtype=float).ravel().tolist()
+        self.t1 += np.asarray(t_end_ns, dtype=float).ravel().tolist()
+        self.share += np.asarray(busy_share, dtype=float).ravel().tolist()
 
     def block(self, label: str, x: np.ndarray, table: Any, b: int, sentinel_ns: float) -> None:
         """One closed-loop block: its calls (end times from the block's start), its median in
         sentinel units (at the block's end) and its strip row."""
         self.calls(label, float(table.t_start_ns[b]) + np.cumsum(x, dtype=np.float64), x)
-        if np.isfinite(sentinel_ns) and sentinel_ns > 0:
-            self.rat.setdefault(label, []).append((np.array([float(table.t_end_ns[b])]),
-                                                   np.array([float(np.median(x)) / sentinel_ns])))
+        self.ratio(label, float(table.t_end_ns[b]), float(np.median(x)) / sentinel_ns)
         self.rows(table, range(b, b + 1))
 
 
-def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> _Panels:
-    out = _Panels()
+def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> Panels:
+    out = Panels()
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
@@ -77,21 +97,30 @@ def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> _Panels:
     return out
 
 
-def _from_open_loops(runs: Sequence[OpenLoopRun], labels: Sequence[str]) -> _Panels:
-    out = _Panels()
+def _is_stream(run: Any) -> bool:
+    """An open-loop run or a batching server's run: requests at intended times, one clock offset."""
+    return all(hasattr(run, a) for a in ("intended_ns", "done_ns", "t0_ns", "interference"))
+
+
+def _from_streams(runs: Sequence[Any], labels: Sequence[str]) -> Panels:
+    out = Panels()
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
-            raise ValueError("an open-loop run without interference telemetry cannot be drawn with its noise")
-        keep = np.asarray(run.completed, dtype=bool)  # dropped requests have no response time to draw
+            raise ValueError("a stream run without interference telemetry cannot be drawn with its noise")
+        keep = np.asarray(run.done_ns >= 0, dtype=bool)  # dropped requests have no response time to draw
         at = float(run.t0_ns) + run.intended_ns.astype(np.float64)  # intended start, on the telemetry's clock
-        out.calls(label, at[keep], (run.done_ns - run.intended_ns)[keep].astype(np.float64))
-        out.rows(t, range(t.n_blocks))
+        resp = (run.done_ns - run.intended_ns)[keep].astype(np.float64)
+        out.calls(label, at[keep], resp)
+        sent = getattr(run, "sentinel", None)  # timed once, after the stream
+        if sent is not None and sent.latency_ns.size and resp.size:
+            out.ratio(label, float(t.t_end_ns[-1]), float(np.median(resp)) / float(np.median(sent.latency_ns)))
+        out.rows(t)
     return out
 
 
-def _from_rounds(run: RoundsRun) -> _Panels:
-    out = _Panels()
+def _from_rounds(run: RoundsRun) -> Panels:
+    out = Panels()
     for r in run.rounds:
         t = r.interference
         if t is None:
@@ -106,24 +135,27 @@ def _from_rounds(run: RoundsRun) -> _Panels:
     return out
 
 
-def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], labels: Sequence[str] | None = None
+def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels,
+           labels: Sequence[str] | None = None
            ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
                       tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The three inputs of :func:`~edgetiming.results.figures.noise_timeline`, times in s from the first block.
 
     ``labels`` names each run (default: all "model", drawn as one series; runs with one
-    label are one series); rounds are labelled by arm. Open-loop runs are drawn at their
-    intended start times, with their response time (queueing included).
+    label are one series); rounds are labelled by arm. Stream runs are drawn at their
+    intended start times, with their response time (queueing included), and in sentinel
+    units once per run (median response / median sentinel after the stream).
     """
-    if isinstance(source, RoundsRun):
+    if isinstance(source, Panels):
+        got = source
+    elif isinstance(source, RoundsRun):
         got = _from_rounds(source)
     else:
         runs = list(source)
         if not runs:
             raise ValueError("no runs to draw")
         names = list(labels) if labels else ["model"] * len(runs)
-        got = (_from_open_loops(runs, names) if all(isinstance(r, OpenLoopRun) for r in runs)
-               else _from_runs(runs, names))
+        got = (_from_streams(runs, names) if all(_is_stream(r) for r in runs) else _from_runs(runs, names))
     if not got.t0:
         raise ValueError("no steady block to draw")
     t0, t1 = np.array(got.t0), np.array(got.t1)
@@ -136,7 +168,7 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], 
             ((t0 - origin) / 1e9, (t1 - origin) / 1e9, np.array(got.share)))
 
 
-def figure(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun], *, labels: Sequence[str] | None = None,
+def figure(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels, *, labels: Sequence[str] | None = None,
            deadline_ms: float | None = None, title: str = "") -> tuple[Any, str]:
     """The noise figure of runs or rounds (:func:`panels`, then the figure); returns ``(fig, alt)``."""
     lat, rat, busy = panels(source, labels)

@@ -45,6 +45,7 @@ from edgetiming.measure.closedloop import (
     _report_interference,
     timing_gc_off,
 )
+from edgetiming.measure.sentinel import SentinelSeries, time_after
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
 from edgetiming.stats import validity
@@ -138,6 +139,9 @@ class OpenLoopRun:
     #: ``t0_ns`` (perf_counter_ns) puts the per-request times on the table's clock
     interference: InterferenceTable | None = None
     t0_ns: int = 0
+    #: the sentinel, timed once after the stream (between requests it would delay them);
+    #: its calls are attributed to the table's last row
+    sentinel: SentinelSeries | None = None
 
     @property
     def busy_share(self) -> float | None:
@@ -272,6 +276,7 @@ class OpenLoopRun:
             "resources": self.resources.to_dict(), "throttle": self.throttle,
             "settings": self.settings, "started_at": self.started_at,
             "interference": None if self.interference is None else self.interference.summary(),
+            "sentinel_ms_after": None if self.sentinel is None else float(np.median(self.sentinel.latency_ns)) / 1e6,
         }
 
     def report(self, name: str) -> None:
@@ -318,6 +323,7 @@ def open_loop(
     warmup_iters: int = 10,
     confidence: float = 0.95,
     start_delay_ms: float = 5.0,
+    sentinel: bool = True,
 ) -> OpenLoopRun:
     """Issue ``n_requests`` calls of ``fn()`` on the ``arrivals`` schedule.
 
@@ -332,6 +338,8 @@ def open_loop(
         would start (a camera pipeline dropping stale frames).
     warmup_iters : calls made before the schedule starts, kept in ``warmup_ns``.
     start_delay_ms : ``t0`` is this far after the workers are ready.
+    sentinel : time the sentinel workload after the stream (``run.sentinel``), so the
+        noise figure can put the run in sentinel units.
 
     Example
     -------
@@ -411,10 +419,12 @@ def open_loop(
         interference.mark(n_requests)
     if errors:
         raise errors[0]
+    table = interference.table()
+    sent = time_after(table.n_blocks - 1) if sentinel else None
     seen, reasons = throttle_seen(before, throttle_signals())
     return OpenLoopRun(
         arrivals.describe(), intended, dispatched, issued, done, drop_kind, deadline_ms,
         workers, max_queue, drop_late, warm, meter.usage(int((done >= 0).sum())),
         {"seen": seen, "reasons": reasons},
         {"switch_interval_s": sys.getswitchinterval(), "warmup_iters": warmup_iters,
-         "start_delay_ms": start_delay_ms}, confidence, started, interference.table(), t0)
+         "start_delay_ms": start_delay_ms}, confidence, started, table, t0, sent)

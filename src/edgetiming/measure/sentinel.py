@@ -33,6 +33,7 @@ Example
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,6 +59,7 @@ __all__ = [
     "normalised_quantile",
     "normalised_samples",
     "shift",
+    "time_after",
 ]
 
 SENTINEL_CALLS_PER_BLOCK = 10  # sentinel calls after each model block (their median is the block's reference)
@@ -84,6 +86,31 @@ class SentinelSeries:
             if x.size:
                 out[b] = float(np.median(x))
         return out
+
+
+def time_after(block: int, *, sentinel: Any = None, calls: int = SENTINEL_CALLS_PER_BLOCK,
+               warmup: int = 3) -> SentinelSeries:
+    """Time the sentinel ``calls`` times now, after ``warmup`` timed-apart calls, all as table row ``block``.
+
+    For measurements that cannot pause between their blocks (an open-loop stream, a
+    batching server, a fresh process's cold phases): the machine's speed right after
+    the run, read against the run's last block. ``sentinel`` defaults to :class:`Sentinel`.
+
+    Example
+    -------
+    >>> s = time_after(4, calls=3, warmup=1)
+    >>> s.block.tolist(), s.latency_ns.size, s.warmup_ns.size
+    ([4, 4, 4], 3, 1)
+    """
+    fn = Sentinel() if sentinel is None else sentinel
+    perf = time.perf_counter_ns
+    out = np.empty(max(warmup, 0) + calls, dtype=np.int64)
+    for i in range(out.size):
+        t = perf()
+        fn()
+        out[i] = perf() - t
+    desc = fn.describe() if hasattr(fn, "describe") else {"kind": getattr(fn, "__qualname__", repr(fn))}
+    return SentinelSeries(out[warmup:], np.full(calls, int(block), dtype=np.int64), desc, out[:warmup])
 
 
 @dataclass(frozen=True)
