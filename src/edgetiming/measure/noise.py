@@ -83,8 +83,7 @@ class Panels:
         self.rows(table, range(b, b + 1))
 
 
-def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str]) -> Panels:
-    out = Panels()
+def _from_runs(runs: Sequence[ClosedLoopRun], labels: Sequence[str], out: Panels) -> Panels:
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
@@ -102,8 +101,7 @@ def _is_stream(run: Any) -> bool:
     return all(hasattr(run, a) for a in ("intended_ns", "done_ns", "t0_ns", "interference"))
 
 
-def _from_streams(runs: Sequence[Any], labels: Sequence[str]) -> Panels:
-    out = Panels()
+def _from_streams(runs: Sequence[Any], labels: Sequence[str], out: Panels) -> Panels:
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
@@ -155,7 +153,9 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] |
         if not runs:
             raise ValueError("no runs to draw")
         names = list(labels) if labels else ["model"] * len(runs)
-        got = (_from_streams(runs, names) if all(_is_stream(r) for r in runs) else _from_runs(runs, names))
+        got = Panels()
+        for run, name in zip(runs, names):  # closed-loop and stream runs may be mixed (a cross-check has both)
+            (_from_streams if _is_stream(run) else _from_runs)([run], [name], got)
     if not got.t0:
         raise ValueError("no steady block to draw")
     t0, t1 = np.array(got.t0), np.array(got.t1)
