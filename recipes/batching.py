@@ -65,6 +65,7 @@ import onnxruntime as ort
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.measure import noise
 from edgetiming.measure.batching import BatchPolicy, PooledItems, report_served, report_sweep, serve
 from edgetiming.measure.closedloop import session_loop
 from edgetiming.measure.openloop import Poisson
@@ -204,6 +205,9 @@ for ax in (ax1, ax3):
     ax.legend(fontsize=8)
 report.figure(fig, "servers-under-load", alt="Three servers under Poisson arrivals: " + "; ".join(parts)
               + f"; deadline {deadline_ms:g} ms")
+fig, alt = noise.figure([r for rs in served.values() for r in rs], labels=[k for (k, _), rs in served.items() for _ in rs],
+                        deadline_ms=deadline_ms, title="The servers in time: response, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Why dynamic batching is unpredictable

@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from edgetiming.measure import noise
 from edgetiming.measure.loadgen_check import loadgen_crosscheck
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import report
@@ -91,6 +92,11 @@ report.figure(fig, "harness-vs-loadgen", alt=f"{agree_n} of {len(check.agreement
                                        f"{'agree' if a.agree else 'differ'}" for a in check.agreements),
               caption="Nearest-rank percentiles with exact order-statistic intervals "
                       f"({confidence:.0%}); an open upper bar means too few queries to bound it.")
+# the machine while the harness's blocks ran (LoadGen's run in the gaps); SingleStream times no sentinel
+# between its calls, so it times exactly what LoadGen times: the Server streams are put in sentinel units after each stream
+fig, alt = noise.figure([r for sc in check.scenarios.values() for r in sc.harness_runs], labels=[
+    n for n, sc in check.scenarios.items() for _ in sc.harness_runs], title="The harness's blocks in time, and other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Checklist and conclusion on this run

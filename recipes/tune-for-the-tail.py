@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from edgetiming.measure.rounds import arm_key
 from edgetiming.results import report
 from edgetiming.tune import snippet, tune
-from edgetiming.tune.tuner import race_figure
+from edgetiming.tune.tuner import noise_figure, race_figure
 
 jobs = [("det", det_model, det_input_shape, det_floor, budget_minutes)]
 if rec_model:
@@ -92,6 +92,8 @@ for key, rep in results.items():
     report.figure(race_figure(rep), f"{key}-race",
                   alt=f"{key}: each candidate's {label.upper()} interval per round; recommended "
                       f"{rep['recommended']}")
+    fig, alt = noise_figure(f"tune-{key}", rep)
+    report.figure(fig, f"{key}-noise", alt=alt)
 
 # %% [markdown]
 # ## Load the tuned configuration

@@ -40,6 +40,11 @@ def test_recipe_runs_in_quick_mode(slug: str, quick_runs):
     assert record["figures"], "a recipe shows at least one figure measured on the runner"
     assert record["checks"], "a recipe ends with an SLO checklist evaluated on the runner"
     assert all(f["alt"].strip() for f in record["figures"])
+    # issue 21: the headline measurement is drawn with the machine's noise (latency in time, the
+    # sentinel units, the strip of other work), and the figure says what other work held
+    noise = [f for f in record["figures"] if f["name"] == "noise" or f["name"].endswith("-noise")]
+    assert noise, f"{slug} draws no noise figure (edgetiming.measure.noise.figure) under its headline"
+    assert all("of the measured CPUs" in f["alt"] for f in noise), [f["alt"] for f in noise]
     # the conclusion is computed: the executed notebook has outputs in its last code cells
     recipe = recipes.load(path)
     assert recipe.quick, f"{path} has no quick budgets in its edgetiming header"

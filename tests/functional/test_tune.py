@@ -97,3 +97,9 @@ def test_killed_run_resumes_without_remeasuring(tmp_path):
     assert len(study.trials) >= len(keys_measured)
     cfg = json.loads((out / "session.json").read_text())
     assert cfg["key"] == report["recommended"] and cfg["onnxruntime"]["providers"]
+    # every measuring process carries its telemetry and sentinel: the race's noise figure draws
+    # the recommended configuration by name, in latency and in sentinel units, over the strip
+    from edgetiming.tune.tuner import noise_figure
+
+    fig, alt = noise_figure(out, report)
+    assert len(fig.axes) == 3 and f"{report['recommended']} ran at" in alt and "of the measured CPUs" in alt

@@ -97,7 +97,9 @@ def measure_isolated(spec: dict[str, Any], path: Path, timeout_s: float) -> dict
 
     ``spec`` holds ``model_file``, ``config`` (a SessionConfig), ``io_binding``, ``feeds``,
     ``warmup``, ``iters``, ``percentile`` and optionally ``open_loop`` (``rate_hz``,
-    ``arrivals``). The stored dict has ``samples`` (int64 ns), ``wall_s`` and the child's facts.
+    ``arrivals``). The stored dict has ``samples`` (int64 ns), ``wall_s``, the child's facts
+    and ``noise``: what :func:`edgetiming.measure.noise.figure` draws of the process (its
+    interference table and sentinel; a closed loop times the sentinel after every block).
     """
     t0 = time.perf_counter()
     result, _ = run_child("import sys; from edgetiming.tune.race import _child_main;"
@@ -142,12 +144,14 @@ def _child_main(spec_path: str, out_path: str) -> None:
         r = open_loop(fn, arrivals, n_requests=spec["iters"], warmup_iters=spec["warmup"])
         samples = np.asarray(r.response_with_drops_ns, dtype=np.float64)
         info |= {"samples": samples, "dropped": int(r.n_dropped), "overhead_ns": None, "throttle": False,
-                 "utilization": float(r.utilization)}
+                 "utilization": float(r.utilization),
+                 "noise": {k: getattr(r, k) for k in ("intended_ns", "done_ns", "t0_ns", "interference", "sentinel")}}
     else:
         r = session_loop(sess, feeds, io_binding=spec["io_binding"], warmup_iters=spec["warmup"],
-                         iters=spec["iters"], target_percentile=spec["percentile"])
+                         iters=spec["iters"], target_percentile=spec["percentile"], sentinel=True)
         info |= {"samples": r.steady_ns.astype(np.int64), "overhead_ns": r.overhead.per_iter_ns
-                 if r.overhead else None, "throttle": bool(r.throttle_seen)}
+                 if r.overhead else None, "throttle": bool(r.throttle_seen),
+                 "noise": {k: getattr(r, k) for k in ("latency_ns", "warmup_iters", "interference", "sentinel")}}
     Path(out_path).write_bytes(pickle.dumps(info))
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ import optuna
 from matplotlib.figure import Figure
 
 from edgetiming.host.fingerprint import default_runner_name
+from edgetiming.measure import noise
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import figures
 from edgetiming.stats.quantiles import percentile_label
@@ -578,6 +580,27 @@ def race_figure(report: dict[str, Any]) -> Figure:
     ax.set_title(f"Race for the lowest {label}: {report['model']}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     return fig
+
+
+def noise_figure(out: Path | str, report: dict[str, Any]) -> tuple[Figure, str]:
+    """Every measuring process of the race on one time axis: latency, sentinel units, other work.
+
+    The recommended configuration and onnxruntime's defaults are drawn by name, every other
+    candidate as "other candidates"; measurements stored before the telemetry was recorded
+    are left out. Returns ``(fig, alt)`` like :func:`edgetiming.measure.noise.figure`.
+    """
+    named = {report["recommended"], "defaults"}
+    runs, labels = [], []
+    for path in sorted(Path(out, "runs").glob("*/round-*.pkl"), key=lambda p: (p.name, p.parent.name)):
+        m = race.load_measurement(path)
+        if m.get("noise") and m["noise"].get("interference") is not None:
+            runs.append(SimpleNamespace(**m["noise"]))
+            labels.append(path.parent.name if path.parent.name in named else "other candidates")
+    if not runs:
+        raise ValueError(f"{out}: no measurement with interference telemetry to draw")
+    label = percentile_label(report["percentile"]).upper()
+    return noise.figure(runs, labels=labels, deadline_ms=report.get("deadline_ms"),
+                        title=f"The race in time ({label} tuning of {report['model']}): latency, sentinel units, other work")
 
 
 def markdown(report: dict[str, Any], config: dict[str, Any]) -> str:
