@@ -71,7 +71,8 @@ import onnx
 import onnxruntime as ort
 from IPython.display import Markdown, display
 
-from edgetiming.measure.coldstart import cold_start_rounds, phase_conclusions
+from edgetiming.measure import noise
+from edgetiming.measure.coldstart import cold_start_rounds, noise_panels, phase_conclusions
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
 from edgetiming.results import figures, report
 from edgetiming.stats.conclude import (
@@ -166,6 +167,8 @@ for label in cr.runs:
 fig, alt = figures.per_process({v: {ph: cr.values(v, ph) / 1e6 for ph in PHASES} for v in cr.runs},
                                title=f"{source.name}: one dot per fresh process ({cr.rounds} rounds), bar = median")
 report.figure(fig, "phases-by-variant", alt=alt)
+fig, alt = noise.figure(noise_panels(cr, "session create"), title="Session creation of each fresh process and the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Did the offline work pay off?

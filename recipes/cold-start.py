@@ -59,10 +59,12 @@ import numpy as np
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
+from edgetiming.measure import noise
 from edgetiming.measure.coldstart import (
     LAUNCH_PHASES,
     cold_conclusions,
     cold_start_rounds,
+    noise_panels,
 )
 from edgetiming.measure.session import SessionConfig, open_session, save_optimized
 from edgetiming.results import figures, report
@@ -127,6 +129,8 @@ fig, alt = figures.per_process({v: {ph: cr.values(v, ph) / 1e6 for ph in show} f
                                threshold_ms=startup_deadline_ms, threshold_label=f"startup deadline {startup_deadline_ms:g} ms",
                                title=f"Cold-start phases, one dot per fresh process ({cr.rounds} rounds), bar = median")
 report.figure(fig, "phases", alt=alt)
+fig, alt = noise.figure(noise_panels(cr, "session create"), title="Session creation of each fresh process and the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %%
 fig = Figure(figsize=(8.0, 4.2), layout="constrained")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 import onnx
@@ -16,8 +17,11 @@ from edgetiming.measure.coldstart import (
     cold_start,
     cold_start_rounds,
     launch_breakdown,
+    noise_panels,
+    process_phase,
     steady_state_index,
 )
+from edgetiming.measure.noise import figure
 from edgetiming.measure.session import SessionConfig
 from edgetiming.results import report
 
@@ -117,3 +121,43 @@ def test_cold_start_rounds_launch_every_variant_and_the_aa_arm_once_per_round_in
         assert p.harness_import_ns > 0
     r = cr.ratio("a", "b", "session create")
     assert r.rounds == 2 and r.label_b == "b" and cr.aa("session create").label_b == "a (A/A)"
+
+
+def test_each_fresh_process_carries_its_interference_window_and_a_sentinel(model_file: str) -> None:
+    before = time.perf_counter_ns()
+    run = cold_start(model_file, n_processes=1, input_shapes={"x": (1, 32)}, iters=10, window=5,
+                     session_config=SessionConfig(intra_op_num_threads=1))
+    after = time.perf_counter_ns()
+    (p,) = run.processes
+    assert p.busy_share is not None and 0.0 <= p.busy_share <= 1.0
+    assert p.sentinel_ns.dtype == np.int64 and p.sentinel_ns.size == 10 and (p.sentinel_ns > 0).all()
+    # one monotonic clock: the window opens after the child's imports, spans session creation and
+    # the timed loop, and closes after the first result and before the parent had the result back
+    assert before < p.t_start_ns < p.t_end_ns < after
+    assert p.t_start_ns >= before + p.interpreter_start_ns + p.import_numpy_ns + p.import_onnxruntime_ns
+    assert p.t_end_ns >= before + p.spawn_to_first_result_ns
+    assert p.t_end_ns - p.t_start_ns >= p.session_create_ns + int(p.latency_ns.sum())
+    d = p.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["busy_share"] == p.busy_share and d["sentinel_median_ns"] == float(np.median(p.sentinel_ns))
+    assert "sentinel_ns" not in d
+
+
+def test_noise_panels_draw_one_point_per_process_and_variant(model_file: str) -> None:
+    cfg = SessionConfig(intra_op_num_threads=1)
+    cr = cold_start_rounds({"a": (model_file, cfg), "b": (model_file, cfg)}, rounds=1, input_shapes={"x": (1, 32)},
+                           iters=10, window=5)
+    panels = noise_panels(cr, "session create")
+    procs = [p for run in cr.runs.values() for p in run.processes]
+    assert list(panels.lat) == list(panels.rat) == list(cr.runs)
+    for label, run in cr.runs.items():
+        (p,) = run.processes
+        ((t, ms),) = panels.lat[label]
+        ((tr, ratio),) = panels.rat[label]
+        assert t.tolist() == tr.tolist() == [float(p.t_end_ns)]
+        assert ms.tolist() == [process_phase(p, "session create") / 1e6]
+        assert ratio.tolist() == [process_phase(p, "session create") / p.sentinel_median_ns]
+    assert panels.t0 == [float(p.t_start_ns) for p in procs] and panels.t1 == [float(p.t_end_ns) for p in procs]
+    assert panels.share == [p.busy_share for p in procs]
+    fig, alt = figure(panels, title="cold")
+    assert "in sentinel units a ran at" in alt and "3 configurations" in alt

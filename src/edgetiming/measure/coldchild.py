@@ -3,8 +3,19 @@
 :mod:`edgetiming.measure.coldstart` launches ``python -c`` with a script that
 times its own imports (numpy, onnxruntime), then imports this module (timed as
 the harness import) and calls :func:`cold_main`. Only ``measure.session`` (numpy
-and onnxruntime, both already loaded) comes with it, so the harness adds
-milliseconds, not the seconds that importing the statistics stack would.
+and onnxruntime, both already loaded) and ``host.interference`` (numpy only) come
+with it, so the harness adds milliseconds, not the seconds that importing the
+statistics stack would.
+
+Besides the phases, the child records what the machine did while it ran: one
+interference mark before the session is created and one after the timed loop
+(never inside a timed region), then the sentinel (``workload.sentinel``, numpy
+only, imported after the loop) timed ``SENTINEL_CALLS_PER_BLOCK`` times after 3
+warm-up calls, so each process's phases can be read in sentinel units. Importing
+``host.interference`` adds about 2-3 ms to the harness import when its bytecode is
+cached (7-10 ms when Python compiles it, as under ``PYTHONDONTWRITEBYTECODE``) and the
+first mark about 1 ms: both fall in the harness's share of launch to first result,
+none in the application's phases (imports, session creation, inference).
 """
 
 from __future__ import annotations
@@ -18,13 +29,20 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from edgetiming.host.interference import InterferenceMeter
 from edgetiming.measure.session import SessionConfig, make_feeds, session_settings
 
 __all__ = ["cold_main"]
 
 
 def cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns: int, harness_ns: int) -> None:
-    """Create the session, run the first inference and ``iters`` more; write every time to ``out_path``."""
+    """Create the session, run the first inference and ``iters`` more; write every time to ``out_path``.
+
+    The interference window runs from before the spec is read to the end of the timed
+    loop; the sentinel is timed after it, outside every timed phase.
+    """
+    meter = InterferenceMeter()
+    meter.mark(0)  # the one addition before the loop ends: harness time, before session creation
     spec = pickle.loads(Path(spec_path).read_bytes())
     cfg: SessionConfig = spec["config"]
     options = cfg.session_options()
@@ -40,7 +58,12 @@ def cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns
         t0 = perf()
         sess.run(None, feeds)
         latency[i] = perf() - t0
+    meter.mark(latency.size)
+    from edgetiming.workload.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel, time_calls  # after every phase
+
+    sentinel_ns = time_calls(Sentinel(), 3 + SENTINEL_CALLS_PER_BLOCK)[3:]  # 3 warm-up calls left out
     result = {"pid": os.getpid(), "start_ns": t_start, "import_numpy_ns": numpy_ns,
               "import_onnxruntime_ns": ort_ns, "harness_import_ns": harness_ns, "session_create_ns": create_ns,
-              "first_done_ns": t_loop + int(latency[0]), "latency_ns": latency, "settings": session_settings(sess)}
+              "first_done_ns": t_loop + int(latency[0]), "latency_ns": latency, "settings": session_settings(sess),
+              "interference": meter.table().to_dict(), "sentinel_ns": sentinel_ns}
     Path(out_path).write_bytes(pickle.dumps(result))

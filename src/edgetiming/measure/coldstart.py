@@ -7,6 +7,11 @@ inference and every following iteration, from which the time to steady state
 is computed (definition in :func:`steady_state_index`). Reporting the spread
 between processes is the honest answer to "how long until the first result".
 
+Each process also records the share of the CPUs other work held from just before
+its session was created to the end of its timed loop (``busy_share``, that window
+in ``t_start_ns``/``t_end_ns``) and the sentinel timed after it (``sentinel_ns``);
+:func:`noise_panels` draws them with :func:`edgetiming.measure.noise.figure`.
+
 Example
 -------
 >>> run = cold_start("rapidocr:cls", n_processes=3,
@@ -21,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +41,9 @@ from edgetiming.stats.quantiles import quantile
 from edgetiming.stats.repeated import RatioEstimate, balanced_order, paired_ratio
 from edgetiming.workload.models import resolve
 
+if TYPE_CHECKING:
+    from edgetiming.measure.noise import Panels
+
 __all__ = [
     "LAUNCH_PHASES",
     "ColdRounds",
@@ -46,6 +54,7 @@ __all__ = [
     "cold_start_rounds",
     "largest_launch_phase",
     "launch_breakdown",
+    "noise_panels",
     "phase_conclusions",
     "steady_state_index",
 ]
@@ -107,6 +116,10 @@ class ColdStartProcess:
     ``interpreter_start_ns`` runs from the parent's spawn to the child's first
     statement (both read the system-wide monotonic clock); ``latency_ns[0]`` is
     the first inference; ``spawn_to_steady_ns`` is what a user waits in total.
+    ``busy_share`` is the share of the CPUs other work held between ``t_start_ns``
+    (before session creation) and ``t_end_ns`` (the end of the timed loop), both on
+    ``perf_counter_ns`` (None where ``/proc`` is absent); ``sentinel_ns`` are the
+    sentinel calls timed in the same process after that window.
     """
 
     pid: int
@@ -121,10 +134,22 @@ class ColdStartProcess:
     spawn_to_steady_ns: int | None
     latency_ns: np.ndarray = field(repr=False)
     harness_import_ns: int = 0  # importing the harness's child module (not the application's cost)
+    busy_share: float | None = None
+    t_start_ns: int = 0
+    t_end_ns: int = 0
+    sentinel_ns: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+
+    @property
+    def sentinel_median_ns(self) -> float:
+        """Median sentinel latency of this process (NaN when none was timed)."""
+        return float(np.median(self.sentinel_ns)) if self.sentinel_ns.size else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("latency_ns")
+        out.pop("sentinel_ns")
+        med = self.sentinel_median_ns
+        out["sentinel_median_ns"] = med if math.isfinite(med) else None
         return out
 
 
@@ -218,6 +243,8 @@ def cold_start(
         s = steady_state_index(lat, window=window, tolerance=tolerance)
         to_steady = None if s is None else int(lat[:s].sum())
         before_loop = res["first_done_ns"] - int(lat[0]) - t_spawn
+        cols = res["interference"]["columns"]
+        busy = res["interference"]["summary"]["busy_share"]
         procs.append(ColdStartProcess(
             pid=res["pid"], interpreter_start_ns=res["start_ns"] - t_spawn,
             import_numpy_ns=res["import_numpy_ns"],
@@ -226,7 +253,9 @@ def cold_start(
             steady_iter=s, time_to_steady_ns=to_steady,
             spawn_to_first_result_ns=res["first_done_ns"] - t_spawn,
             spawn_to_steady_ns=None if to_steady is None else before_loop + to_steady,
-            latency_ns=lat, harness_import_ns=res.get("harness_import_ns", 0)))
+            latency_ns=lat, harness_import_ns=res.get("harness_import_ns", 0),
+            busy_share=busy if isinstance(busy, float) else None, t_start_ns=int(cols["t_start_ns"][0]),
+            t_end_ns=int(cols["t_end_ns"][0]), sentinel_ns=np.asarray(res["sentinel_ns"], dtype=np.int64)))
         settings = res["settings"]
     return ColdStartRun(model, procs, window, tolerance, settings)
 
@@ -360,6 +389,36 @@ def cold_start_rounds(
             settings[name] = one.settings
     runs = {n: ColdStartRun(str(resolve(spec[n][0])), procs[n], window, tolerance, settings[n]) for n in names}
     return ColdRounds(runs, orders, base)
+
+
+def noise_panels(cr: ColdRounds, phase: str) -> Panels:
+    """The noise figure's panels of cold-start rounds: one point per process and variant.
+
+    Each process is drawn at the end of its window (:class:`ColdStartProcess`): ``phase``
+    (:func:`process_phase`) in ms, the same over the process's sentinel median, and a strip
+    row for its window with the share of the CPUs other work held. Pass the result to
+    :func:`edgetiming.measure.noise.figure`.
+
+    Example
+    -------
+    >>> cr = cold_start_rounds({"a": ("rapidocr:cls", None)}, rounds=2,
+    ...                        input_shapes={"x": (1, 3, 48, 192)})  # doctest: +SKIP
+    >>> len(noise_panels(cr, "session create").t0)  # doctest: +SKIP
+    4
+    """
+    from edgetiming.measure.noise import Panels  # lazily: it imports the figures (matplotlib)
+
+    out = Panels()
+    for label, run in cr.runs.items():
+        ps = run.processes
+        x = np.array([process_phase(p, phase) for p in ps], dtype=np.float64)
+        t = np.array([p.t_end_ns for p in ps], dtype=np.float64)
+        keep = np.isfinite(x)
+        out.calls(label, t[keep], x[keep])
+        out.ratio(label, t, x / np.array([p.sentinel_median_ns for p in ps]))
+        out.strip([p.t_start_ns for p in ps], [p.t_end_ns for p in ps],
+                  [np.nan if p.busy_share is None else p.busy_share for p in ps])
+    return out
 
 
 def largest_launch_phase(run: ColdStartRun) -> tuple[str, float, dict[str, float]]:

@@ -33,7 +33,6 @@ Example
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,7 +40,13 @@ import numpy as np
 from scipy import stats as _sps
 
 from edgetiming.stats import quantiles as stats
-from edgetiming.workload.sentinel import SENTINEL_REPS, SENTINEL_SIZE, Sentinel
+from edgetiming.workload.sentinel import (
+    SENTINEL_CALLS_PER_BLOCK,
+    SENTINEL_REPS,
+    SENTINEL_SIZE,
+    Sentinel,
+    time_calls,
+)
 
 __all__ = [
     "SENTINEL_CALLS_PER_BLOCK",
@@ -61,8 +66,6 @@ __all__ = [
     "shift",
     "time_after",
 ]
-
-SENTINEL_CALLS_PER_BLOCK = 10  # sentinel calls after each model block (their median is the block's reference)
 
 
 @dataclass
@@ -103,12 +106,8 @@ def time_after(block: int, *, sentinel: Any = None, calls: int = SENTINEL_CALLS_
     ([4, 4, 4], 3, 1)
     """
     fn = Sentinel() if sentinel is None else sentinel
-    perf = time.perf_counter_ns
-    out = np.empty(max(warmup, 0) + calls, dtype=np.int64)
-    for i in range(out.size):
-        t = perf()
-        fn()
-        out[i] = perf() - t
+    warmup = max(warmup, 0)
+    out = time_calls(fn, warmup + calls)
     desc = fn.describe() if hasattr(fn, "describe") else {"kind": getattr(fn, "__qualname__", repr(fn))}
     return SentinelSeries(out[warmup:], np.full(calls, int(block), dtype=np.int64), desc, out[:warmup])
 

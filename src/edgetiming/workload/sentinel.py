@@ -15,12 +15,15 @@ Example
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SENTINEL_REPS", "SENTINEL_SIZE", "Sentinel"]
+__all__ = ["SENTINEL_CALLS_PER_BLOCK", "SENTINEL_REPS", "SENTINEL_SIZE", "Sentinel", "time_calls"]
 
+SENTINEL_CALLS_PER_BLOCK = 10  # sentinel calls after each model block (their median is the block's reference)
 SENTINEL_SIZE = 48  # 48^3 multiply-adds per product: below OpenBLAS's multithreading threshold
 SENTINEL_REPS = 240  # products per call: ~1 ms on the 2-vCPU runner (AMD EPYC, 2026-12)
 
@@ -52,3 +55,24 @@ class Sentinel:
     def describe(self) -> dict[str, Any]:
         return {"kind": "numpy matmul chain", "size": self.size, "reps": self.reps, "seed": self.seed,
                 "dtype": "float64"}
+
+
+def time_calls(fn: Callable[[], Any], n: int) -> np.ndarray:
+    """Time ``n`` calls of ``fn`` one after another: int64 ns each, in order.
+
+    The one timing loop of the sentinel: :func:`edgetiming.measure.sentinel.time_after`
+    and the cold-start child (which must not import scipy) both use it.
+
+    Example
+    -------
+    >>> x = time_calls(Sentinel(reps=2), 3)
+    >>> x.dtype.name, x.size, bool((x > 0).all())
+    ('int64', 3, True)
+    """
+    perf = time.perf_counter_ns
+    out = np.empty(max(int(n), 0), dtype=np.int64)
+    for i in range(out.size):
+        t = perf()
+        fn()
+        out[i] = perf() - t
+    return out
