@@ -73,6 +73,7 @@ __all__ = [
     "parse_self_stat",
     "parse_status_ctxt",
     "snapshot",
+    "snapshot_from",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -211,23 +212,34 @@ def snapshot(iteration: int = 0, *, cpus: Sequence[int] | None = None, tids: Seq
     cpus = _affinity() if cpus is None else list(cpus)
     t_ns = time.perf_counter_ns()
     stat = _read(f"{root}proc/stat")
-    parsed = parse_proc_stat(stat, cpus) if stat else None
     self_text = _read(f"{root}proc/self/stat")
-    self_ticks = parse_self_stat(self_text) if self_text else None
-    vol = inv = None
     paths = ([f"{root}proc/thread-self/status"] if not tids
              else [f"{root}proc/self/task/{t}/status" for t in tids])
-    for p in paths:
-        text = _read(p)
+    zones = (thermal_zones if thermal_zones is not None
+             else sorted(glob.glob(f"{root}sys/class/thermal/thermal_zone[0-9]*")))
+    return snapshot_from(t_ns, stat, self_text, [_read(p) for p in paths], cpus=cpus, iteration=iteration,
+                         freq_mhz=_freq_mhz(cpus, root), temp_c=_temp_c(zones))
+
+
+def snapshot_from(t_ns: int, proc_stat: str | None, self_stat: str | None, statuses: Sequence[str | None] = (),
+                  *, cpus: Sequence[int], iteration: int = 0, freq_mhz: float = float("nan"),
+                  temp_c: float = float("nan")) -> Snapshot:
+    """A :class:`Snapshot` from texts read at ``t_ns`` and parsed later.
+
+    A measurement that must not import or parse anything before its timed phases (a
+    cold-start child) reads ``/proc/stat``, ``/proc/self/stat`` and its thread's
+    ``status`` as plain text, and builds the snapshot once the phases are over.
+    """
+    parsed = parse_proc_stat(proc_stat, cpus) if proc_stat else None
+    vol = inv = None
+    for text in statuses:
         got = parse_status_ctxt(text) if text else None
         if got is not None:
             vol, inv = (vol or 0) + got[0], (inv or 0) + got[1]
-    zones = (thermal_zones if thermal_zones is not None
-             else sorted(glob.glob(f"{root}sys/class/thermal/thermal_zone[0-9]*")))
     return Snapshot(
-        t_ns, int(iteration), parsed[0] if parsed else None, parsed[1] if parsed else None,
-        parsed[2] if parsed else len(cpus), parsed[3] if parsed and parsed[3] >= 0 else None, self_ticks,
-        vol, inv, _freq_mhz(cpus, root), _temp_c(zones))
+        int(t_ns), int(iteration), parsed[0] if parsed else None, parsed[1] if parsed else None,
+        parsed[2] if parsed else len(cpus), parsed[3] if parsed and parsed[3] >= 0 else None,
+        parse_self_stat(self_stat) if self_stat else None, vol, inv, freq_mhz, temp_c)
 
 
 @dataclass

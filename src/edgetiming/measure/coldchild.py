@@ -3,19 +3,16 @@
 :mod:`edgetiming.measure.coldstart` launches ``python -c`` with a script that
 times its own imports (numpy, onnxruntime), then imports this module (timed as
 the harness import) and calls :func:`cold_main`. Only ``measure.session`` (numpy
-and onnxruntime, both already loaded) and ``host.interference`` (numpy only) come
-with it, so the harness adds milliseconds, not the seconds that importing the
-statistics stack would.
+and onnxruntime, both already loaded) comes with it, so the harness adds
+milliseconds, not the seconds that importing the statistics stack would.
 
-Besides the phases, the child records what the machine did while it ran: one
-interference mark before the session is created and one after the timed loop
-(never inside a timed region), then the sentinel (``workload.sentinel``, numpy
-only, imported after the loop) timed ``SENTINEL_CALLS_PER_BLOCK`` times after 3
-warm-up calls, so each process's phases can be read in sentinel units. Importing
-``host.interference`` adds about 2-3 ms to the harness import when its bytecode is
-cached (7-10 ms when Python compiles it, as under ``PYTHONDONTWRITEBYTECODE``) and the
-first mark about 1 ms: both fall in the harness's share of launch to first result,
-none in the application's phases (imports, session creation, inference).
+Besides the phases, the child records what the machine did while it ran: before the
+session is created it reads ``/proc/stat``, ``/proc/self/stat`` and its thread's
+``status`` as plain text (three small reads, nothing imported or parsed), and again
+after the timed loop; only then does it import ``host.interference`` to turn the two
+readings into one row of telemetry, and time the sentinel (``workload.sentinel``)
+``SENTINEL_CALLS_PER_BLOCK`` times after 3 warm-up calls, so each process's phases can
+be read in sentinel units. Nothing of this runs inside a timed phase.
 """
 
 from __future__ import annotations
@@ -29,10 +26,22 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from edgetiming.host.interference import InterferenceMeter
 from edgetiming.measure.session import SessionConfig, make_feeds, session_settings
 
 __all__ = ["cold_main"]
+
+
+def _read_proc() -> tuple[int, list[str | None]]:
+    """Now on ``perf_counter_ns`` and the texts of the counters, read and left unparsed."""
+    t = time.perf_counter_ns()
+    texts: list[str | None] = []
+    for path in ("/proc/stat", "/proc/self/stat", "/proc/thread-self/status"):
+        try:
+            with open(path) as f:
+                texts.append(f.read())
+        except OSError:  # no /proc (macOS, Windows): the telemetry reads "not available"
+            texts.append(None)
+    return t, texts
 
 
 def cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns: int, harness_ns: int) -> None:
@@ -41,8 +50,7 @@ def cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns
     The interference window runs from before the spec is read to the end of the timed
     loop; the sentinel is timed after it, outside every timed phase.
     """
-    meter = InterferenceMeter()
-    meter.mark(0)  # the one addition before the loop ends: harness time, before session creation
+    before = _read_proc()  # the one addition before the loop ends: harness time, before session creation
     spec = pickle.loads(Path(spec_path).read_bytes())
     cfg: SessionConfig = spec["config"]
     options = cfg.session_options()
@@ -58,8 +66,13 @@ def cold_main(spec_path: str, out_path: str, t_start: int, numpy_ns: int, ort_ns
         t0 = perf()
         sess.run(None, feeds)
         latency[i] = perf() - t0
-    meter.mark(latency.size)
-    from edgetiming.workload.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel, time_calls  # after every phase
+    after = _read_proc()
+    from edgetiming.host.interference import InterferenceMeter, snapshot_from  # after every phase
+    from edgetiming.workload.sentinel import SENTINEL_CALLS_PER_BLOCK, Sentinel, time_calls
+
+    meter = InterferenceMeter()
+    meter.snaps = [snapshot_from(t, texts[0], texts[1], texts[2:], cpus=meter.cpus, iteration=i)
+                   for (t, texts), i in ((before, 0), (after, latency.size))]
 
     sentinel_ns = time_calls(Sentinel(), 3 + SENTINEL_CALLS_PER_BLOCK)[3:]  # 3 warm-up calls left out
     result = {"pid": os.getpid(), "start_ns": t_start, "import_numpy_ns": numpy_ns,
