@@ -70,6 +70,7 @@ import numpy as np
 import onnxruntime as ort
 from IPython.display import Markdown, display
 
+from edgetiming.measure import noise
 from edgetiming.measure.pipeline import run_pipeline
 from edgetiming.measure.session import SessionConfig, open_session, session_settings
 from edgetiming.results import figures, report
@@ -134,8 +135,8 @@ for s in names:
 # %% [markdown]
 # ## Every stage's distribution
 #
-# The measured run: `warmup_frames` frames labelled warmup, then `n_frames` frames, each
-# timed per stage (chained clock reads: the stages sum to the frame exactly).
+# The measured run: `warmup_frames` warmup frames, then `n_frames` frames, each timed per stage
+# (chained clock reads sum to the frame exactly); a fixed sentinel workload runs between blocks.
 
 # %%
 run = run_pipeline(STAGES, frame_items(warmup_frames + n_frames, offset=pilot_frames),
@@ -175,6 +176,9 @@ fig, alt = figures.stage_distributions({**{s: run.stage(s) for s in names}, "fra
 report.figure(fig, "stage-distributions", alt=alt)
 fig, alt = figures.tail_plot(e2e, deadline_ms=deadline_ms, title="Frame latency tail (exceedance)")
 report.figure(fig, "frame-tail", alt=alt)
+fig, alt = noise.figure(run.noise_panels("frame end-to-end"), deadline_ms=deadline_ms,
+                        title="Every frame in time: latency, the frame in sentinel units, other work on the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Fan-out: K recognizer calls per frame

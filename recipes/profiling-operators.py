@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from edgetiming.measure import noise
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
 from edgetiming.measure.profile import (
     FOOTPRINT,
@@ -85,11 +86,11 @@ image = det_batch(input_shape, np.random.default_rng(seed))
 # %% [markdown]
 # ## Profiled and unprofiled runs
 #
-# Three sessions with the same settings: one with `SessionOptions.enable_profiling`, one
-# without, and a second one without (the A/A arm: its ratio to the first is this run's noise
-# floor). They are timed in `blocks` blocks each, in a randomised, balanced order, so a
-# machine that speeds up or slows down during the run affects all alike; the profiler's cost
-# is the P50 ratio profiled/unprofiled per block, with its interval over blocks.
+# Three sessions with the same settings: one with `SessionOptions.enable_profiling`, one without,
+# and a second one without (the A/A arm: its ratio to the first is this run's noise floor). They are
+# timed in `blocks` blocks each, in a randomised, balanced order, so a machine that speeds up or slows
+# down during the run affects all alike; the profiler's cost is the P50 ratio profiled/unprofiled per
+# block, with its interval over blocks. A fixed sentinel workload runs between iterations of each block.
 
 # %%
 tmp = tempfile.TemporaryDirectory(prefix="edgetiming-profile-")
@@ -99,19 +100,19 @@ feeds = {sessions["unprofiled"].get_inputs()[0].name: image}
 iters = {"unprofiled": unprofiled_iters, "profiled": profiled_iters, "unprofiled (A/A)": unprofiled_iters}
 
 
-def timed(k, m):
+def timed(k, m, sentinel=False):  # the closed-loop run; a sentinel is timed between calls, never inside one
     s = sessions[k]
-    return closed_loop(lambda: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False).latency_ns
+    return closed_loop(lambda: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False, sentinel=sentinel)
 
 
 with timing_gc_off():  # one freeze for all blocks; block i of a session runs its share of that session's iters
-    warm = {k: timed(k, warmup_iters) for k in sessions}
-    lat, _ = interleaved_rounds({k: lambda i, k=k: timed(k, iters[k] // blocks + (i < iters[k] % blocks))
-                                 for k in sessions}, blocks, seed=seed)
+    warm = {k: timed(k, warmup_iters).latency_ns for k in sessions}
+    runs, _ = interleaved_rounds({k: lambda i, k=k: timed(k, iters[k] // blocks + (i < iters[k] % blocks), True)
+                                  for k in sessions}, blocks, seed=seed)
 profile = Profile.read(sessions["profiled"].end_profiling(), delete=True)
 assert profile.runs == warmup_iters + profiled_iters, f"{profile.runs} model_run events for {warmup_iters + profiled_iters} calls"
-for k, blocks_ns in lat.items():
-    x = np.concatenate(blocks_ns)
+for k, v in runs.items():
+    x = np.concatenate([r.latency_ns for r in v])
     report.samples(k.replace(" (A/A)", "_aa"), np.r_[warm[k], x], description=(
         f"latency per inference, {k}, int64 ns; the first {warmup_iters} are warmup, then {blocks} interleaved blocks"))
     if k != "unprofiled (A/A)":
@@ -119,7 +120,7 @@ for k, blocks_ns in lat.items():
             report.estimate(f"{k}.p{p * 100:g}_ms", stats.quantile_ci(x, p).scaled(1e-6),
                             description=f"closed-loop P{p * 100:g} " + ("with the profiler on" if k == "profiled"
                                                                           else "without the profiler"))
-block_p50 = {k: np.array([stats.quantile(b, 0.5) for b in v]) / 1e6 for k, v in lat.items()}
+block_p50 = {k: np.array([stats.quantile(r.latency_ns, 0.5) for r in v]) / 1e6 for k, v in runs.items()}
 overhead = paired_ratio(block_p50["unprofiled"], block_p50["profiled"], label_a="unprofiled", label_b="profiled")
 aa = paired_ratio(block_p50["unprofiled"], block_p50["unprofiled (A/A)"], label_a="unprofiled",
                   label_b="a second unprofiled session")
@@ -128,6 +129,9 @@ for name, r in (("profiler.p50_ratio", overhead), ("profiler.aa_p50_ratio", aa))
     report.metric(name, r.ratio, n=r.rounds, note=r.direction, ci=(r.interval.lower, r.interval.upper)
                   if r.interval.known else None, description=f"P50 of {r.label_b} / P50 of {r.label_a}, per "
                   f"interleaved block; interval over {r.rounds} blocks (Student t on log ratios)")
+fig, alt = noise.figure(sum(runs.values(), []), labels=[k for k, v in runs.items() for _ in v],
+                        title="The interleaved blocks in time: latency, sentinel units, other work on the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## From the profiler's JSON to tables
@@ -222,7 +226,7 @@ report.figure(fig, "memory", alt=alt + (f"; the profiler reports the arena holdi
 # ## SLO checklist on this runner
 
 # %%
-verdict = stats.slo_verdict(np.concatenate(lat["unprofiled"]), percentile, deadline_ms)
+verdict = stats.slo_verdict(np.concatenate([r.latency_ns for r in runs["unprofiled"]]), percentile, deadline_ms)
 ve = verdict.estimate
 n_state = judge(n=ve.n, percentiles=(percentile,))  # no verdict from an invalid estimate
 report.check(f"p{percentile * 100:g}-within-deadline", verdict.verdict if n_state.valid else "INCONCLUSIVE",
