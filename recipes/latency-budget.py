@@ -229,10 +229,10 @@ for check_name, (who, v, limit) in items.items():
                  f"95% CI [{v.estimate.lower:.2f}, {v.estimate.upper:.2f}] ms, {limit} ms: {v.reason}{gate}")
 report.check("enough-frames", "PASS" if n_state.valid else "FAIL",
              f"{e2e.size} measured frames" + (gate or f": enough for a two-sided interval at {P}"))
-frame_state = judge(n=e2e.size, percentiles=(percentile,),
+frame_state = judge(n=e2e.size, percentiles=(percentile,), interference=run.busy_share,  # a busy machine: unstable
                     invalid_because=[f"character error rate {cer:.1%} over the {max_char_error_rate:.0%} limit"]
                     if cer > max_char_error_rate else [])
-report.check("frame-result-valid", "PASS" if frame_state.valid else "FAIL",
+report.check("frame-result-valid", {"valid": "PASS", "unstable": "INCONCLUSIVE"}.get(frame_state.state.value, "FAIL"),
              frame_state.state.value + (": " + "; ".join(frame_state.reasons) if frame_state.reasons else ""))
 report.check("ocr-reads-the-text", "PASS" if cer <= max_char_error_rate else "FAIL",
              f"character error rate {cer:.2%} (limit {max_char_error_rate:.0%}); {line_acc:.1%} of rendered lines "

@@ -90,7 +90,7 @@ image = det_batch(input_shape, np.random.default_rng(seed))
 # and a second one without (the A/A arm: its ratio to the first is this run's noise floor). They are
 # timed in `blocks` blocks each, in a randomised, balanced order, so a machine that speeds up or slows
 # down during the run affects all alike; the profiler's cost is the P50 ratio profiled/unprofiled per
-# block, with its interval over blocks. A fixed sentinel workload runs between iterations of each block.
+# block, with its interval over blocks. A fixed sentinel workload runs after each block, never inside one.
 
 # %%
 tmp = tempfile.TemporaryDirectory(prefix="edgetiming-profile-")
@@ -100,9 +100,9 @@ feeds = {sessions["unprofiled"].get_inputs()[0].name: image}
 iters = {"unprofiled": unprofiled_iters, "profiled": profiled_iters, "unprofiled (A/A)": unprofiled_iters}
 
 
-def timed(k, m, sentinel=False):  # the closed-loop run; a sentinel is timed between calls, never inside one
+def timed(k, m, sentinel=False):  # one block of back-to-back calls; a sentinel after it, never between its calls
     s = sessions[k]
-    return closed_loop(lambda: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False, sentinel=sentinel)
+    return closed_loop(lambda: s.run(None, feeds), warmup_iters=0, iters=m, overhead=False, sentinel=sentinel, blocks=1)
 
 
 with timing_gc_off():  # one freeze for all blocks; block i of a session runs its share of that session's iters

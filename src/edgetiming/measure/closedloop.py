@@ -519,7 +519,7 @@ ADAPTIVE_BLOCK_NS = 250_000_000  # block length when only a CI width says when t
 def _drive(
     loop: Callable[..., None], a: Any, b: Any, *, warmup_iters: int, iters: int | None,
     duration_s: float | None, target_percentile: float, target_rel_ci_width: float | None,
-    max_iters: int, confidence: float, sentinel: Callable[[], Any] | None = None,
+    max_iters: int, confidence: float, sentinel: Callable[[], Any] | None = None, blocks: int = TARGET_BLOCKS,
 ) -> tuple[np.ndarray, str, ResourceUsage, InterferenceTable, SentinelSeries | None]:
     if iters is None and duration_s is None and target_rel_ci_width is None:
         raise ValueError("give iters, duration_s or target_rel_ci_width to say when to stop")
@@ -558,7 +558,7 @@ def _drive(
     meter = ResourceMeter()
     with meter:
         if iters is not None and target_rel_ci_width is None and duration_s is None:
-            block_iters = max(1, -(-capacity // TARGET_BLOCKS))
+            block_iters = max(1, -(-capacity // max(blocks, 1)))
             while n < end:
                 step = min(block_iters, end - n)
                 loop(out, n, n + step, a, b)
@@ -568,7 +568,7 @@ def _drive(
         else:
             min_n = stats.min_samples(target_percentile, confidence) if target_rel_ci_width else 0
             t_stop = perf() + int(duration_s * 1e9) if duration_s else None
-            block_ns = duration_s * 1e9 / TARGET_BLOCKS if duration_s else ADAPTIVE_BLOCK_NS
+            block_ns = duration_s * 1e9 / max(blocks, 1) if duration_s else ADAPTIVE_BLOCK_NS
             chunk, reason = 16, ""
             while not reason:
                 step = min(chunk, end - n)
@@ -640,6 +640,7 @@ def closed_loop(
     cpu_affinity: list[int] | None = None,
     overhead: OverheadEstimate | bool = True,
     sentinel: bool | Callable[[], Any] = False,
+    blocks: int = TARGET_BLOCKS,
 ) -> ClosedLoopRun:
     """Time ``fn()`` back to back, one call at a time.
 
@@ -660,9 +661,12 @@ def closed_loop(
         model can be read in sentinel units (``run.sentinel_ratio()``); a callable is
         timed instead of the default sentinel; False times none.
 
-    The run is cut into about ``TARGET_BLOCKS`` blocks; at every block boundary (never
-    inside a block) the interference telemetry of :mod:`edgetiming.host.interference`
-    is read, and ``run.interference`` holds its per-block table.
+    The run is cut into about ``blocks`` blocks (default ``TARGET_BLOCKS``); at every block
+    boundary (never inside a block) the interference telemetry of
+    :mod:`edgetiming.host.interference` is read, and ``run.interference`` holds its
+    per-block table. A short run that is itself one block of a larger design (an
+    interleaved block of a comparison) passes ``blocks=1``: its calls stay back to back
+    and the sentinel runs once, after them.
 
     Example
     -------
@@ -676,7 +680,7 @@ def closed_loop(
                     cpu_affinity=cpu_affinity, warmup_iters=warmup_iters,
                     target_percentile=target_percentile, confidence=confidence,
                     target_rel_ci_width=target_rel_ci_width, iters=iters,
-                    duration_s=duration_s, max_iters=max_iters, sentinel=sentinel)
+                    duration_s=duration_s, max_iters=max_iters, sentinel=sentinel, blocks=blocks)
 
 
 def session_loop(
