@@ -161,6 +161,18 @@ def test_closed_loop_carries_a_block_table_on_the_latency_clock():
     assert run.to_dict()["interference"]["blocks"] == TARGET_BLOCKS
 
 
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
+def test_a_closed_loop_of_one_block_keeps_its_calls_back_to_back_and_times_the_sentinel_after_them():
+    run = closed_loop(_busy_wait([100_000]), warmup_iters=0, iters=30, overhead=False, sentinel=True, blocks=1)
+    t = run.interference
+    assert t.n_blocks == 1 and (t.iter_start[0], t.iter_end[0]) == (0, 30)
+    assert run.sentinel.block.tolist() == [0] * 10  # ten sentinel calls, all after the one block
+    # the block's window holds its 30 calls and the sentinel after them
+    assert t.t_end_ns[0] - t.t_start_ns[0] >= run.latency_ns.sum() + run.sentinel.latency_ns.sum()
+    many = closed_loop(_busy_wait([100_000]), warmup_iters=0, iters=30, overhead=False, sentinel=True)
+    assert many.interference.n_blocks == 30  # the default cuts even a short run into blocks of one call
+
+
 def test_a_busy_table_makes_the_runs_judgement_unstable():
     run = closed_loop(_busy_wait([20_000]), iters=400, overhead=False)
     meter = itf.InterferenceMeter(cpus=[0, 1])
