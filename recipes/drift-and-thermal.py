@@ -66,7 +66,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from edgetiming.host.resources import NOT_AVAILABLE, signal_series, signal_table
-from edgetiming.measure.closedloop import closed_loop, timing_gc_off
+from edgetiming.measure import noise
+from edgetiming.measure.closedloop import closed_loop
+from edgetiming.measure.interleaved import interleaved_run
 from edgetiming.measure.session import SessionConfig, open_session, session_settings
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
@@ -117,37 +119,27 @@ print(f"calibration: model {model_ms:.2f} ms, sentinel {sent_ms:.2f} ms per call
 # ## The long run
 #
 # Each block times the model for `model_iters` calls, then the sentinel for `sent_iters`
-# calls, both in the closed loop with garbage collection off. Each timed loop reads every
-# throttle signal before and after it (`edgetiming.host.resources.throttle_signals`), so the
-# signals are sampled once per block, outside the timed calls. Nothing is trimmed: the
-# first block's iterations are part of the series, and the classification below says
-# whether they are a warmup.
+# calls, both in the closed loop with garbage collection off (`edgetiming.measure.interleaved`).
+# Each timed loop reads every throttle signal before and after it
+# (`edgetiming.host.resources.throttle_signals`), and the interference telemetry (the share of
+# the CPUs other work held) is read at every block boundary, so both are sampled once per
+# block, outside the timed calls. Nothing is trimmed: the first block's iterations are part
+# of the series, and the classification below says whether they are a warmup.
 
 # %%
-lat, rows, snaps, throttled = [], [], [], {}
-t_start = time.perf_counter()
-# One gc freeze for the whole run: no full collection of the notebook's objects between blocks (100s of ms)
-with timing_gc_off():
-    for b in range(n_blocks):
-        t_block = time.perf_counter() - t_start
-        if b >= 9 and t_block > 1.1 * duration_s:
-            break  # a busier machine than at calibration: keep the run's length, not its block count
-        extra_ns = int(inject_model_slowdown * model_ms * 1e6) if t_block >= duration_s / 2 else 0
-        m = closed_loop(run_model, warmup_iters=0, iters=model_iters, overhead=False)
-        s = closed_loop(run_sentinel, warmup_iters=0, iters=sent_iters, overhead=False)
-        lat.append((m.latency_ns, s.latency_ns))
-        rows.append({"block": b, "t_s": t_block, "model_median_ms": np.median(m.latency_ns) / 1e6,
-                     "sentinel_median_ms": np.median(s.latency_ns) / 1e6})
-        snaps.append(m.throttle["before"])
-        if m.throttle["seen"] or s.throttle["seen"]:
-            throttled[b] = m.throttle["reasons"] + s.throttle["reasons"]
-snaps.append(s.throttle["after"])
-elapsed_s = time.perf_counter() - t_start
-if len(rows) < n_blocks:
-    print(f"stopped after {len(rows)} of {n_blocks} planned blocks: the run reached its {duration_s:g} s length")
-n_blocks = len(rows)
-model_all, sent_all = (np.concatenate(x) for x in zip(*lat))
-df = pd.DataFrame(rows)
+def before_block(b, t_s):  # the deliberate model-only drift, if asked for: second half only
+    global extra_ns
+    extra_ns = int(inject_model_slowdown * model_ms * 1e6) if t_s >= duration_s / 2 else 0
+
+
+# a machine busier than at calibration keeps the run's length (1.1 x duration_s), not its block count
+run = interleaved_run(run_model, run_sentinel, model_iters=model_iters, sentinel_iters=sent_iters,
+                      n_blocks=n_blocks, max_s=1.1 * duration_s, before_block=before_block)
+elapsed_s, snaps, throttled, n_blocks = run.elapsed_s, run.snaps, run.throttled, run.n_blocks
+if n_blocks < run.planned:
+    print(f"stopped after {n_blocks} of {run.planned} planned blocks: the run reached its {duration_s:g} s length")
+model_all, sent_all = np.concatenate(run.model_ns), np.concatenate(run.sentinel_ns)
+df = pd.DataFrame(run.rows())
 df["ratio"] = df["model_median_ms"] / df["sentinel_median_ms"]
 report.samples("model", model_all, description=f"model latency per iteration in order, {n_blocks} blocks of "
                f"{model_iters}; no warmup removed")
@@ -155,6 +147,7 @@ report.samples("sentinel", sent_all, description=f"sentinel latency per iteratio
                f"{sent_iters}, each block run right after the model block of the same index")
 report.metric("run_duration_s", elapsed_s, unit="s", description="wall time of the long run")
 report.metric("blocks", n_blocks, description="interleaved model + sentinel blocks")
+run.report_interference("long_run")  # the long_run.busy_share metric and its telemetry per block
 df.round(3).head(12)
 
 # %% [markdown]
@@ -192,6 +185,9 @@ report.figure(fig, "timeline", alt=alt + f"; classified '{steady_state.classific
 # - the sentinel moved with the model and the model/sentinel ratio did not: **machine drift**;
 # - the ratio moved the model's way: **model drift** (with the sentinel too: **machine and model drift**);
 # - nothing moved by `min_change`: **no drift** over this run.
+#
+# The noise figure puts every model call, each block in sentinel units and the share of the
+# CPUs other work held per block on one time axis.
 
 # %%
 drift = attribute_drift(model_all, sent_all, n_blocks, trend_blocks=drift_blocks, min_change=min_change)
@@ -219,6 +215,9 @@ fig, alt = figures.model_vs_sentinel(
 report.figure(fig, "sentinel-vs-model", alt=(
     f"{alt}. Trend over the run: model {drift.model.relative_change:+.1%}, sentinel {drift.sentinel.relative_change:+.1%}"
     f", ratio {drift.ratio.relative_change:+.1%}; step: {step.describe()}; verdict: {attribution}."))
+fig, alt = noise.figure(run.noise_panels(path.name), deadline_ms=deadline_ms,
+                        title="Every model call in time, the model in sentinel units, other work on the machine")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Frequency, temperature and throttle signals
@@ -300,6 +299,8 @@ lines.append(f"- Signals read on this runner: {', '.join(available)}; " + (
     f"throttling flagged around blocks {list(throttled)}." if throttled else "none flagged throttling.")
     if available else "- This runner exposes no frequency, temperature or throttle signal, so the sentinel is the "
     "only evidence about the machine's own speed.")
+lines.append(f"- Other work held {run.busy_share:.0%} of the measured CPUs over the run." if run.busy_share
+             is not None else "- The share of the CPUs other work held is not available on this runner.")
 if inject_model_slowdown:
     lines.append(f"- A model-only slowdown of {inject_model_slowdown:.0%} was injected in the second half on purpose; "
                  f"the attribution reads '{attribution}'.")

@@ -57,11 +57,13 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from edgetiming.measure import monitor as mon
+from edgetiming.measure import noise
 from edgetiming.measure.builds import Build, run_builds
 from edgetiming.measure.closedloop import closed_loop, timing_gc_off
 from edgetiming.measure.session import SessionConfig, make_feeds, open_session
 from edgetiming.results import figures, report
 from edgetiming.stats import quantiles as stats
+from edgetiming.stats import validity
 from edgetiming.workload.models import resolve, sha256_file
 
 figures.use_style()
@@ -143,8 +145,7 @@ report.samples("stream", stream, description=f"latency per call of the monitored
                f"windows of {window} unchanged, then {regression_windows} windows of the slowed build")
 
 # %%
-fig = Figure(figsize=(8.5, 4.6), layout="constrained")
-ax = fig.subplots()
+ax = (fig := Figure(figsize=(8.5, 4.6), layout="constrained")).subplots()
 x = win["index"].to_numpy()
 ax.fill_between(x, win["lower_ms"], win["upper_ms"].fillna(win["value_ms"]), step="mid", color=figures.PALETTE[5],
                 alpha=0.35, label=f"{P} {confidence:.0%} one-sided bounds")
@@ -152,16 +153,13 @@ ax.step(x, win["value_ms"], where="mid", color=figures.PALETTE[0], label=f"windo
 ax.step(x, win["p50_ms"], where="mid", color=figures.PALETTE[2], label="window P50")
 ax.axhline(threshold_ms, color="#24292f", linestyle="-.", linewidth=1.0, label=f"threshold {threshold_ms:.2f} ms")
 ax.axvline(baseline_windows - 0.5, color=figures.PALETTE[4], linestyle="--", label="slowed build deployed")
-for col, marker, color, label in (("over.naive", "x", 1, "naive rule over"), ("firing.bounded", "v", 3,
-                                                                              "bounded rule firing")):
-    ax.plot(win.loc[win[col], "index"], win.loc[win[col], "value_ms"], marker, color=figures.PALETTE[color],
-            markersize=7, label=label)
+for col, mk, c, label in (("over.naive", "x", 1, "naive rule over"), ("firing.bounded", "v", 3, "bounded rule firing")):
+    ax.plot(win.loc[win[col], "index"], win.loc[win[col], "value_ms"], mk, color=figures.PALETTE[c], markersize=7, label=label)
 ax.set(yscale="log", xlabel=f"window ({window} calls each)", ylabel="latency (ms, log scale)",
        title="Rolling percentiles and two alert rules")
 figures.log_ticks(ax)
 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-rng_ms = {ph: (win.loc[win.phase == ph, "value_ms"].min(), win.loc[win.phase == ph, "value_ms"].max())
-          for ph in ("unchanged", "slowed")}
+rng_ms = {ph: win.loc[win.phase == ph, "value_ms"].agg(["min", "max"]).tolist() for ph in ("unchanged", "slowed")}
 report.figure(fig, "rolling-percentiles", alt=(
     f"P50 and {P} of {len(win)} windows of {window} calls with one-sided {confidence:.0%} bounds; threshold "
     f"{threshold_ms:.2f} ms; unchanged model in windows 0-{baseline_windows - 1} (window {P} "
@@ -205,8 +203,7 @@ accuracy.round(5)
 rate_hz = 1e9 / float(np.median(stream))
 crossover = int(mem["monitor_bytes"].iloc[-1] // 8)  # calls after which raw int64 samples take more memory
 day, last = int(rate_hz * 86400), mem["samples"].iloc[-1]
-fig = Figure(figsize=(7.5, 4.0), layout="constrained")
-ax = fig.subplots()
+ax = (fig := Figure(figsize=(7.5, 4.0), layout="constrained")).subplots()
 for col, color, marker, what in (("raw_bytes", 3, "o", "raw int64 samples"), ("monitor_bytes", 0, "s-",
                                                                              f"monitor (2 histograms + {history} summaries)")):
     ax.plot(mem["samples"], mem[col] / 1024, marker, markersize=3, color=figures.PALETTE[color], label=f"{what}, measured")
@@ -235,8 +232,9 @@ report.figure(fig, "memory", alt=(
 # whole 95% interval above 1. The builds: **A** (the baseline), **A'** (an identical build:
 # the A/A pair, the gate's noise floor; it must not be flagged), **B** (slowed, the same
 # injected sleep as in the stream; it must be caught) and **1 thread** (a real configuration
-# change). Each process also times a fixed sentinel workload after every tenth of its calls: a step
-# the sentinel shows too is the machine's, one that remains in sentinel units is the build's.
+# change). After every tenth of its calls each process also times a fixed sentinel workload (a
+# step the sentinel shows too is the machine's, one that remains in sentinel units is the build's)
+# and reads the share of the CPUs other work held; the noise figure draws both beside every call.
 
 # %%
 builds = [Build("A", path, config), Build("A'", path, config), Build("B (slowed)", path, config, slowdown=slowdown),
@@ -252,6 +250,8 @@ for k, v in verdicts.items():
     report.metric(f"compare.{slug[k]}.ratio", v.ratio.ratio, runs=build_runs, note=v.verdict, ci=v.ratio.interval.bounds,
                   unstable_because="" if v.ratio.interval.known else "fewer than 2 processes per build: no interval",
                   description=f"{PC} of {k} / {PC} of A over {build_runs} processes each (Welch t on log estimates)")
+report.metric("gate.busy_share", (bs := gate.busy_share()), judgement=validity.judge(interference=bs), description="share "
+              "of the CPUs other work held while the gate's processes timed their calls (CPU time / (wall time x CPUs))")
 for b in builds:
     report.samples(f"build.{slug.get(b.name, 'a')}", np.concatenate(gate.samples[b.name]),
                    description=f"latency of build {b.name}, int64 ns, {build_runs} processes of {build_iters} calls "
@@ -259,8 +259,7 @@ for b in builds:
 pd.DataFrame({b.name: gate.per_run(b.name, compare_percentile) for b in builds}).rename_axis("process").round(3)
 
 # %%
-fig = Figure(figsize=(7.5, 3.4), layout="constrained")
-ax = fig.subplots()
+ax = (fig := Figure(figsize=(7.5, 3.4), layout="constrained")).subplots()
 colors = {"slower": figures.PALETTE[3], "faster": figures.PALETTE[0]}
 for i, (k, v) in enumerate(verdicts.items()):
     iv, c = v.ratio.interval, colors.get(v.verdict, figures.PALETTE[2])
@@ -278,6 +277,8 @@ ax.set_xlim(0.5, max(4.0, 2 * max(max(v.ratio.per_round) for v in verdicts.value
 report.figure(fig, "build-comparison", alt=f"{PC} ratio against build A over {build_runs} processes per build: " + "; ".join(
     f"{k} {v.ratio.ratio:.3f} [{v.ratio.interval.lower:.3f}, {v.ratio.interval.upper:.3f}] {v.verdict}"
     for k, v in verdicts.items() if v.ratio.interval.known))
+fig, alt = noise.figure(gate.noise_panels(), title="The gate's processes in turn: latency, sentinel units, other work")
+report.figure(fig, "noise", alt=alt)
 
 # %% [markdown]
 # ## Checklist on this runner
@@ -293,8 +294,7 @@ report.check("bounded-rule-catches-regression", "PASS" if caught["bounded"] else
               else f"did not fire in the slowed build's {regression_windows} windows")
              + f"; threshold {threshold_ms:.2f} ms")
 for name, v, good in (("slowed-build-caught", v_b, v_b.flagged), ("identical-build-not-flagged", v_aa, not v_aa.flagged)):
-    known = v.ratio.interval.known
-    report.check(name, ("PASS" if good else "FAIL") if known else "INCONCLUSIVE", v.sentence(PC, runner))
+    report.check(name, ("PASS" if good else "FAIL") if v.ratio.interval.known else "INCONCLUSIVE", v.sentence(PC, runner))
 report.check("slowed-build-is-the-models", {"model": "PASS", "machine": "FAIL"}.get(whose["B (slowed)"][0], "INCONCLUSIVE"),
              f"the slowed build's step is {whose['B (slowed)'][1]}")
 report.check("histogram-accuracy", "PASS" if max_err <= 2e-3 else "FAIL", f"largest relative error of the merged "

@@ -27,9 +27,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgetiming.host.interference import InterferenceTable
 from edgetiming.measure.build_child import time_build
 from edgetiming.measure.isolation import run_child
 from edgetiming.measure.session import SessionConfig
@@ -41,6 +43,9 @@ from edgetiming.stats.repeated import (
     balanced_order,
     regression,
 )
+
+if TYPE_CHECKING:
+    from edgetiming.measure.noise import Panels
 
 __all__ = ["Build", "BuildRuns", "RegressionVerdict", "regression_verdict", "run_builds"]
 
@@ -97,13 +102,21 @@ def regression_verdict(before: Sequence[float], after: Sequence[float], confiden
 
 @dataclass
 class BuildRuns:
-    """Latency samples (int64 ns) of every build, one array per process, and the process order."""
+    """Latency samples (int64 ns) of every build, one array per process, and the process order.
+
+    Per process also: the sentinel's calls (``sentinel``) with the block each followed
+    (``sentinel_block``), and the interference table (``interference``) whose block ``b``
+    covers the calls ``iter_start[b]:iter_end[b]`` of that process's samples, then its
+    sentinel calls (:func:`edgetiming.measure.build_child.time_build`).
+    """
 
     builds: list[str]
     samples: dict[str, list[np.ndarray]]
     order: list[str]
     pids: dict[str, list[int]]
     sentinel: dict[str, list[np.ndarray]] = dataclasses.field(default_factory=dict)
+    sentinel_block: dict[str, list[np.ndarray]] = dataclasses.field(default_factory=dict)
+    interference: dict[str, list[InterferenceTable]] = dataclasses.field(default_factory=dict)
 
     def per_run(self, build: str, p: float) -> np.ndarray:
         """The p-quantile of each of ``build``'s processes, in ms."""
@@ -126,6 +139,40 @@ class BuildRuns:
         return regression_verdict(self.per_run(before, p), self.per_run(after, p), confidence,
                                   label_before=before, label_after=after)
 
+    def busy_share(self, build: str | None = None) -> float | None:
+        """Share of the measured CPUs other work held while ``build``'s processes (default: all
+        processes) timed their calls: other work's CPU time / (wall time x CPUs), summed over
+        their blocks, in [0, 1]; None where it was not measured (no ``/proc``)."""
+        tables = [t for n in ([build] if build else self.builds) for t in self.interference.get(n, [])]
+        tables = [t for t in tables if t.n_blocks and t.available.get("proc_stat")]
+        if not tables:
+            return None
+        others = sum(float(np.nansum(t.others_cpu_s)) for t in tables)
+        cap = sum(float((t.t_end_ns - t.t_start_ns).sum()) / 1e9 * max(len(t.cpus), 1) for t in tables)
+        return float(min(max(others / cap, 0.0), 1.0)) if cap > 0 else None
+
+    def noise_panels(self) -> Panels:
+        """What :func:`edgetiming.measure.noise.figure` draws: every process in turn, one label
+        per build; per block its calls, its median / the median of the sentinel calls after it,
+        and the share of the CPUs other work held (its strip row)."""
+        from edgetiming.measure import noise  # matplotlib only when drawn
+
+        out, seen = noise.Panels(), {n: 0 for n in self.builds}
+        for name in self.order:
+            k = seen[name]
+            seen[name] += 1
+            t = self.interference[name][k]
+            lat = self.samples[name][k]
+            sent = self.sentinel.get(name, [])
+            blocks = self.sentinel_block.get(name, [])
+            for b in range(t.n_blocks):
+                s = sent[k][blocks[k] == b] if k < len(sent) and k < len(blocks) else np.empty(0)
+                out.block(name, lat[t.iter_start[b]:t.iter_end[b]], t, b,
+                          float(np.median(s)) if s.size else float("nan"))
+        out.lat = {n: out.lat[n] for n in self.builds if n in out.lat}  # the builds' order, not the run's
+        out.rat = {n: out.rat[n] for n in self.builds if n in out.rat}
+        return out
+
 
 _CHILD = "import sys; from edgetiming.measure.build_child import main; main(sys.argv[1], sys.argv[2])"
 
@@ -138,7 +185,9 @@ def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ..
     Every process uses the same seeded inputs. ``fresh_process=False`` times them in
     this process instead (tests only: the runs are then not independent). ``sentinel`` times
     the fixed sentinel workload 3 times after every tenth of each process's calls, so a
-    slower machine can be told from a slower build (:meth:`BuildRuns.whose`).
+    slower machine can be told from a slower build (:meth:`BuildRuns.whose`). Every process
+    also records interference telemetry per tenth of its calls (:meth:`BuildRuns.busy_share`,
+    :meth:`BuildRuns.noise_panels`).
     """
     names = [b.name for b in builds]
     if len(set(names)) != len(names) or runs < 1 or iters < 1:
@@ -148,6 +197,8 @@ def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ..
     samples: dict[str, list[np.ndarray]] = {n: [] for n in names}
     pids: dict[str, list[int]] = {n: [] for n in names}
     sent: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    sent_block: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    tables: dict[str, list[InterferenceTable]] = {n: [] for n in names}
     for name in order:
         spec = {"build": by_name[name], "input_shapes": input_shapes, "seed": seed, "iters": iters,
                 "warmup_iters": warmup_iters, "sentinel_calls": 3 if sentinel else 0}
@@ -155,4 +206,6 @@ def run_builds(builds: Sequence[Build], *, input_shapes: dict[str, tuple[int, ..
         samples[name].append(got["latency_ns"])
         pids[name].append(got["pid"])
         sent[name].append(got["sentinel_ns"])
-    return BuildRuns(names, samples, order, pids, sent if sentinel else {})
+        sent_block[name].append(got["sentinel_block"])
+        tables[name].append(got["interference"])
+    return BuildRuns(names, samples, order, pids, sent if sentinel else {}, sent_block if sentinel else {}, tables)
