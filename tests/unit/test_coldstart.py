@@ -160,4 +160,5 @@ def test_noise_panels_draw_one_point_per_process_and_variant(model_file: str) ->
     assert panels.t0 == [float(p.t_start_ns) for p in procs] and panels.t1 == [float(p.t_end_ns) for p in procs]
     assert panels.share == [p.busy_share for p in procs]
     fig, alt = figure(panels, title="cold")
-    assert "in sentinel units a ran at" in alt and "3 configurations" in alt
+    assert "in sentinel units a ran at" in alt and alt.startswith("3 processes of 3 configurations")
+    assert "over 1 process)" in alt and fig.axes[0].get_ylabel() == "session create (ms)"

@@ -136,7 +136,7 @@ def test_noise_panels_hold_every_steady_item_and_one_ratio_and_strip_row_per_blo
     np.testing.assert_allclose(ratio, np.array(med) / sent)
     assert run.sentinel_ratio().n_blocks == steady
     fig, alt = noise.figure(p, title="pipeline")
-    assert alt.startswith("85 calls") and "frame ran at" in alt
+    assert alt.startswith("85 frames") and "frame ran at" in alt
     plt.close(fig)
 
 

@@ -408,7 +408,7 @@ def noise_panels(cr: ColdRounds, phase: str) -> Panels:
     """
     from edgetiming.measure.noise import Panels  # lazily: it imports the figures (matplotlib)
 
-    out = Panels()
+    out = Panels(point="process", per="process", block="process", ylabel=f"{phase} (ms)")
     for label, run in cr.runs.items():
         ps = run.processes
         x = np.array([process_phase(p, phase) for p in ps], dtype=np.float64)

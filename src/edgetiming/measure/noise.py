@@ -43,9 +43,14 @@ class Panels:
     Fill it with :meth:`calls` (latency samples at their times), :meth:`ratio` (points in
     sentinel units) and :meth:`rows` (the strip's rows of an interference table), or
     :meth:`block` for one closed-loop block at a time; then pass it to :func:`figure`.
+    ``point``, ``per`` and ``block`` name a dot, a point in sentinel units and a strip row
+    in the figure's alt text, ``ylabel`` its top row (see
+    :func:`~edgetiming.results.figures.noise_timeline`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, point: str = "call", per: str = "block", block: str = "block",
+                 ylabel: str = "latency (ms)") -> None:
+        self.nouns = {"point": point, "per": per, "block": block, "ylabel": ylabel}
         self.lat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.rat: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.t0: list[float] = []
@@ -102,6 +107,7 @@ def _is_stream(run: Any) -> bool:
 
 
 def _from_streams(runs: Sequence[Any], labels: Sequence[str], out: Panels) -> Panels:
+    out.nouns["point"], out.nouns["per"] = "request", "run"  # one point in sentinel units per stream
     for run, label in zip(runs, labels):
         t = run.interference
         if t is None or t.n_blocks == 0:
@@ -133,29 +139,23 @@ def _from_rounds(run: RoundsRun) -> Panels:
     return out
 
 
-def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels,
-           labels: Sequence[str] | None = None
-           ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
-                      tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The three inputs of :func:`~edgetiming.results.figures.noise_timeline`, times in s from the first block.
-
-    ``labels`` names each run (default: all "model", drawn as one series; runs with one
-    label are one series); rounds are labelled by arm. Stream runs are drawn at their
-    intended start times, with their response time (queueing included), and in sentinel
-    units once per run (median response / median sentinel after the stream).
-    """
+def _collect(source: RoundsRun | Sequence[Any] | Panels, labels: Sequence[str] | None) -> Panels:
     if isinstance(source, Panels):
-        got = source
-    elif isinstance(source, RoundsRun):
-        got = _from_rounds(source)
-    else:
-        runs = list(source)
-        if not runs:
-            raise ValueError("no runs to draw")
-        names = list(labels) if labels else ["model"] * len(runs)
-        got = Panels()
-        for run, name in zip(runs, names):  # closed-loop and stream runs may be mixed (a cross-check has both)
-            (_from_streams if _is_stream(run) else _from_runs)([run], [name], got)
+        return source
+    if isinstance(source, RoundsRun):
+        return _from_rounds(source)
+    runs = list(source)
+    if not runs:
+        raise ValueError("no runs to draw")
+    names = list(labels) if labels else ["model"] * len(runs)
+    got = Panels()
+    for run, name in zip(runs, names):  # closed-loop and stream runs may be mixed (a cross-check has both)
+        (_from_streams if _is_stream(run) else _from_runs)([run], [name], got)
+    return got
+
+
+def _arrays(got: Panels) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
+                                  tuple[np.ndarray, np.ndarray, np.ndarray]]:
     if not got.t0:
         raise ValueError("no steady block to draw")
     t0, t1 = np.array(got.t0), np.array(got.t1)
@@ -168,8 +168,23 @@ def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] |
             ((t0 - origin) / 1e9, (t1 - origin) / 1e9, np.array(got.share)))
 
 
+def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels,
+           labels: Sequence[str] | None = None
+           ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
+                      tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The three inputs of :func:`~edgetiming.results.figures.noise_timeline`, times in s from the first block.
+
+    ``labels`` names each run (default: all "model", drawn as one series; runs with one
+    label are one series); rounds are labelled by arm. Stream runs are drawn at their
+    intended start times, with their response time (queueing included), and in sentinel
+    units once per run (median response / median sentinel after the stream).
+    """
+    return _arrays(_collect(source, labels))
+
+
 def figure(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels, *, labels: Sequence[str] | None = None,
            deadline_ms: float | None = None, title: str = "") -> tuple[Any, str]:
     """The noise figure of runs or rounds (:func:`panels`, then the figure); returns ``(fig, alt)``."""
-    lat, rat, busy = panels(source, labels)
-    return figures.noise_timeline(lat, rat, busy, deadline_ms=deadline_ms, title=title)
+    got = _collect(source, labels)
+    lat, rat, busy = _arrays(got)
+    return figures.noise_timeline(lat, rat, busy, deadline_ms=deadline_ms, title=title, **got.nouns)

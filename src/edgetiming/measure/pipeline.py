@@ -136,7 +136,7 @@ class PipelineRun:
         t = self.interference
         if t is None or self.start_ns is None:
             raise ValueError("this run has no block telemetry to draw")
-        out = noise.Panels() if panels is None else panels
+        out = noise.Panels(point="frame") if panels is None else panels
         sent = self.sentinel.medians_ns(t.n_blocks) if self.sentinel is not None else np.full(t.n_blocks, np.nan)
         for b in range(t.steady_from, t.n_blocks):
             a, e = max(int(t.iter_start[b]), self.warmup_items), int(t.iter_end[b])

@@ -132,7 +132,7 @@ def _new_figure(figsize: tuple[float, float] = (7.0, 4.0)) -> tuple[Figure, Any]
 
 
 def _count(k: int, noun: str) -> str:
-    return f"{k:,} {noun}" + ("" if k == 1 else "s")
+    return f"{k:,} {noun}" + ("" if k == 1 else "es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def _name(p: float) -> str:
@@ -147,10 +147,10 @@ def _top_ms(x: np.ndarray) -> float:
 
 
 def _dots_clipped(ax: Any, ts: np.ndarray, ms: np.ndarray, top: float, *, color: str, label: str,
-                  alpha: float, clip_color: str, clip_label: str | None = None) -> int:
+                  alpha: float, clip_color: str, clip_label: str | None = None, markersize: float = 2) -> int:
     """Calls as dots; those above ``top`` drawn as triangles at the top edge. Returns how many were."""
     clip = ms > top
-    ax.plot(ts[~clip], ms[~clip], ".", markersize=2, alpha=alpha, color=color, rasterized=True, label=label)
+    ax.plot(ts[~clip], ms[~clip], ".", markersize=markersize, alpha=alpha, color=color, rasterized=True, label=label)
     if clip.any():
         ax.plot(ts[clip], np.full(int(clip.sum()), top), "^", markersize=4, color=clip_color, label=clip_label)
     return int(clip.sum())
@@ -671,6 +671,10 @@ def noise_timeline(
     deadline_ms: float | None = None,
     limit: float = INTERFERENCE_LIMIT,
     title: str = "",
+    point: str = "call",
+    per: str = "block",
+    block: str = "block",
+    ylabel: str = "latency (ms)",
 ) -> tuple[Figure, str]:
     """A measurement and the machine beside it, on one time axis (s): three rows.
 
@@ -680,7 +684,10 @@ def noise_timeline(
     - ``busy = (t0_s, t1_s, share)``: per block, the share of the measured CPUs other work
       held (NaN where unknown), with ``limit`` dashed.
 
-    :func:`edgetiming.measure.noise.figure` builds these from runs or rounds.
+    ``point``, ``per`` and ``block`` name what a dot, a point in sentinel units and a strip
+    row are in the alt text ("call", "block", "block" by default; a stream has one point in
+    sentinel units per "run", a cold start one of each per "process"); ``ylabel`` labels
+    the top row. :func:`edgetiming.measure.noise.figure` builds these from runs or rounds.
 
     Examples
     --------
@@ -703,16 +710,18 @@ def noise_timeline(
         fig = Figure(figsize=(8.0, 6.0), layout="constrained", facecolor=_BG)
         ax, rax, strip = fig.subplots(3, 1, sharex=True, height_ratios=(3, 1.6, 1))
         clipped_total = 0
+        size, alpha = (2, 0.4) if all_ms.size >= 500 else (5, 0.85)  # few points: each one visible
         for i, (label, (ts, ms)) in enumerate(latency.items()):
             color = PALETTE[i % len(PALETTE)]
             clipped_total += _dots_clipped(ax, np.asarray(ts, dtype=np.float64), np.asarray(ms, dtype=np.float64),
-                                           top, color=color, label=label, alpha=0.4, clip_color=color)
+                                           top, color=color, label=label, alpha=alpha, clip_color=color,
+                                           markersize=size)
         if deadline_ms is not None:
             ax.axhline(deadline_ms, color=_MISS, linestyle=":", label="deadline")
         ax.set_ylim(0, top * 1.04)
-        ax.set_ylabel("latency (ms)")
+        ax.set_ylabel(ylabel)
         ax.set_title(title or "Latency, the model in sentinel units, and other work on the machine")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=6 / size)
         ratio_text = []
         for i, (label, (ts, r)) in enumerate(per_sentinel.items()):
             ts, r = np.asarray(ts, dtype=np.float64), np.asarray(r, dtype=np.float64)
@@ -722,27 +731,27 @@ def noise_timeline(
             rax.plot(ts[keep], r[keep], "o", markersize=3, color=PALETTE[i % len(PALETTE)], label=label)
             med = float(np.median(r[keep]))
             ratio_text.append(f"{label} ran at {format_number(med)}x the sentinel ({format_number(float(r[keep].min()))}"
-                              f"-{format_number(float(r[keep].max()))}x over {int(keep.sum())} blocks)")
+                              f"-{format_number(float(r[keep].max()))}x over {_count(int(keep.sum()), per)})")
         if not ratio_text:
             rax.text(0.5, 0.5, "no sentinel was timed in this measurement", transform=rax.transAxes,
                      ha="center", va="center", color=_TEXT)
         rax.set_ylabel("x sentinel")
         rax.set_ylim(bottom=0)
-        over = _busy_strip(strip, t0, t1, share, limit, label="other work", xlabel="time since the first block (s)")
+        over = _busy_strip(strip, t0, t1, share, limit, label="other work", xlabel=f"time since the first {block} (s)")
         span = float(np.nanmax(t1) - np.nanmin(t0))
-        alt = (f"{all_ms.size:,} calls of {_count(len(latency), 'configuration')} over {span:.1f} s, median "
+        alt = (f"{_count(all_ms.size, point)} of {_count(len(latency), 'configuration')} over {span:.1f} s, median "
                f"{format_number(float(np.median(all_ms)))} ms")
         alt += "; " + ("in sentinel units " + ", ".join(ratio_text) if ratio_text else "no sentinel was timed")
         known = np.isfinite(share)
         if not known.any():
             alt += "; interference not available on this machine"
         else:
-            alt += (f"; other work held at most {float(share[known].max()):.0%} of the measured CPUs in one block "
+            alt += (f"; other work held at most {float(share[known].max()):.0%} of the measured CPUs in one {block} "
                     f"(limit {limit:.0%})")
             if over.any():
-                alt += f", {int(over.sum())} of {share.size} blocks over the limit, drawn in red"
+                alt += f", {int(over.sum())} of {_count(share.size, block)} over the limit, drawn in red"
         if clipped_total:
-            alt += f"; {_count(clipped_total, 'call')} above {format_number(top)} ms drawn at the top edge"
+            alt += f"; {_count(clipped_total, point)} above {format_number(top)} ms drawn at the top edge"
     return fig, alt
 
 
