@@ -75,6 +75,7 @@ __all__ = [
     "isolated_session_loop",
     "measure_overhead",
     "pinned_affinity",
+    "report_interference",
     "session_loop",
     "timing_gc_off",
 ]
@@ -459,7 +460,7 @@ class ClosedLoopRun:
                 description=f"closed-loop {label} (nearest rank) with its "
                             f"{self.confidence:.0%} distribution-free CI")
         if self.interference is not None:
-            _report_interference(name, self.interference, busy)
+            report_interference(name, self.interference, busy)
         if self.sentinel is not None:
             _report_sentinel(self, name, ps, busy)
         if self.overhead_fraction is not None:
@@ -473,7 +474,10 @@ class ClosedLoopRun:
                       description="peak resident memory of the measuring process")
 
 
-def _report_interference(name: str, table: InterferenceTable, busy: str | None) -> None:
+def report_interference(name: str, table: InterferenceTable, busy: str | None) -> None:
+    """Store a run's per-block telemetry beside its samples (``<name>.interference.<column>``)
+    and its busy share as the metric ``<name>.busy_share``, judged against the limit, with
+    ``busy`` (:meth:`InterferenceTable.busy_note`) as its note."""
     for col in ("t_start_ns", "t_end_ns", "iter_start", "iter_end", "others_cpu_s", "self_cpu_s",
                 "steal_s", "busy_share", "procs_running", "voluntary_ctxt", "involuntary_ctxt",
                 "freq_mhz", "temp_c"):

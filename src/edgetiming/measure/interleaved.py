@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgetiming.host.interference import InterferenceMeter, InterferenceTable
-from edgetiming.measure.closedloop import _report_interference, closed_loop, timing_gc_off
+from edgetiming.measure.closedloop import report_interference, closed_loop, timing_gc_off
 from edgetiming.stats import validity
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class InterleavedRun:
     def report_interference(self, name: str = "long_run") -> None:
         """Report the per-block telemetry as samples and ``{name}.busy_share`` as a metric, judged
         against :data:`edgetiming.stats.validity.INTERFERENCE_LIMIT` (as a closed-loop run does)."""
-        _report_interference(name, self.interference, self.interference.busy_note(validity.INTERFERENCE_LIMIT))
+        report_interference(name, self.interference, self.interference.busy_note(validity.INTERFERENCE_LIMIT))
 
     def noise_panels(self, label: str = "model") -> Panels:
         """What :func:`edgetiming.measure.noise.figure` draws: per block the model calls, the model

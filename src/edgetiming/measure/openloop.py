@@ -42,7 +42,7 @@ from edgetiming.host.resources import ResourceMeter, ResourceUsage, throttle_see
 from edgetiming.measure.closedloop import (
     RUN_SCHEMA_VERSION,
     TARGET_BLOCKS,
-    _report_interference,
+    report_interference,
     timing_gc_off,
 )
 from edgetiming.measure.sentinel import SentinelSeries, time_after
@@ -289,7 +289,7 @@ class OpenLoopRun:
         busy = (None if self.interference is None
                 else self.interference.busy_note(validity.INTERFERENCE_LIMIT))
         if self.interference is not None:
-            _report_interference(name, self.interference, busy)
+            report_interference(name, self.interference, busy)
         for p in (0.5, 0.9, 0.99):
             if not resp.size:
                 break

@@ -40,7 +40,7 @@ import numpy as np
 
 from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import ResourceMeter, ResourceUsage
-from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, TARGET_BLOCKS, _report_interference, timing_gc_off
+from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, TARGET_BLOCKS, report_interference, timing_gc_off
 from edgetiming.measure.sentinel import (
     SENTINEL_CALLS_PER_BLOCK,
     Sentinel,
@@ -169,7 +169,7 @@ class PipelineRun:
             f"end-to-end latency per item, int64 ns; the first {self.warmup_items} are warmup"))
         busy = None if self.interference is None else self.interference.busy_note(validity.INTERFERENCE_LIMIT)
         if self.interference is not None:
-            _report_interference(name, self.interference, busy)
+            report_interference(name, self.interference, busy)
         if self.sentinel is not None and self.sentinel.latency_ns.size:
             report.samples(f"{name}.sentinel", self.sentinel.latency_ns, description=(
                 f"sentinel latency per call ({self.sentinel.description}), int64 ns, in order, "
