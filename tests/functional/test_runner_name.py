@@ -88,7 +88,7 @@ def test_a_run_without_runner_goes_under_the_derived_name(tmp_path, monkeypatch)
 
 def test_committed_reference_runners_keep_their_names():
     names = sorted(p.name for p in (ROOT / "reference").iterdir() if p.is_dir())
-    assert names == ["epyc-2vcpu", "server-16c", "x86-xeon-2c-avx512-amx"]
+    assert names == ["server-16c", "x86-epyc-2c-avx2", "x86-xeon-2c-avx512-amx"]
 
 
 # --------------------------------------------------------------------------- how a runner differs
@@ -99,7 +99,7 @@ def _reference() -> dict[str, dict]:
 
 def test_differences_between_the_reference_runners():
     fps = _reference()
-    epyc, server = fps["epyc-2vcpu"], fps["server-16c"]
+    epyc, server = fps["x86-epyc-2c-avx2"], fps["server-16c"]
     found = {d.field: d.sentence for d in differences(epyc, [server])}
     assert set(found) >= {"CPU", "Logical cores", "ISA extensions"}
     assert found["Logical cores"] == (f"{epyc['cpu']['logical_cores']} here; "
@@ -120,9 +120,9 @@ def test_markdown_says_what_it_compared_with():
     assert markdown(fps["server-16c"], [])[0].startswith("The only runner with results")
     same = markdown(fps["server-16c"], [dict(fps["server-16c"], runner="twin")])
     assert same[0].startswith("Same CPU model") and "`twin`" in same[0]
-    text = "\n".join(markdown(fps["server-16c"], [fps["epyc-2vcpu"]]))
-    assert text.startswith("**How this runner differs** from `epyc-2vcpu`:")
-    assert "- **Logical cores**: 16 here; 2 on epyc-2vcpu." in text
+    text = "\n".join(markdown(fps["server-16c"], [fps["x86-epyc-2c-avx2"]]))
+    assert text.startswith("**How this runner differs** from `x86-epyc-2c-avx2`:")
+    assert "- **Logical cores**: 16 here; 2 on x86-epyc-2c-avx2." in text
 
 
 def test_hostile_fingerprint_values_are_shown_as_text():
@@ -140,5 +140,5 @@ def test_runner_page_leads_with_the_differences(tmp_path):
     page = fleet_pages.runner_page(server, current_versions={}, pages={}, docs_dir=tmp_path, others=others)
     lines = page.split("\n")
     assert lines[0] == "# Runner `server-16c`"
-    assert lines[2].startswith("**How this runner differs** from `epyc-2vcpu`")
+    assert lines[2].startswith("**How this runner differs** from `x86-epyc-2c-avx2`")
     assert page.index("How this runner differs") < page.index("| Property | Value |")

@@ -39,13 +39,14 @@ def test_assets_hold_onnxruntime_web_the_models_with_their_sha256_and_the_runner
     rows = by_key["cls"]["runners"]
     assert {(r["recipe"], r["setting"]) for r in rows} == {("threads-and-kernels", "1 thread"),
                                                             ("threads-and-kernels", "default threads")}
-    epyc = next(r for r in rows if r["runner"] == "epyc-2vcpu" and r["setting"] == "1 thread")
-    result = store.read_result(ROOT / "reference" / "epyc-2vcpu" / "threads-and-kernels" / "result.json")
+    epyc = next(r for r in rows if r["runner"] == "x86-epyc-2c-avx2" and r["setting"] == "1 thread")
+    result = store.read_result(ROOT / "reference" / "x86-epyc-2c-avx2" / "threads-and-kernels" / "result.json")
     from edgetiming.results.report import decode_samples
 
-    run = ROOT / "reference" / "epyc-2vcpu" / "threads-and-kernels" / result["run_dir"]
-    pooled = np.concatenate([decode_samples((run / s["path"]).read_bytes())[result["parameters"]["warmup_iters"]:]
-                             for s in result["samples"] if s["name"] in ("s0.r0", "s0.r1")])
+    run = ROOT / "reference" / "x86-epyc-2c-avx2" / "threads-and-kernels" / result["run_dir"]
+    # the rounds store one arm's steady samples (no warmup) as one array, rounds in order
+    pooled = np.concatenate([decode_samples((run / s["path"]).read_bytes()) for s in result["samples"]
+                             if s["description"].startswith("1 thread: steady latency per iteration")])
     q = stats.quantile_ci(pooled / 1e6, 0.5, 0.975)
     assert epyc["n"] == pooled.size
     assert epyc["p50_ms"] == q.value and epyc["p50_ci975_ms"] == [q.lower, q.upper]

@@ -18,7 +18,7 @@ either, so the default runner name is built from ``/proc/cpuinfo``:
   ``avx512``), ``avxvnni``; ``i8mm``, ``dotprod``.
 
 ``edgetiming run --runner NAME`` overrides it. Results already committed under
-other names (``reference/epyc-2vcpu``, ``reference/server-16c``) keep them.
+other names (``reference/server-16c``) keep them.
 
 Example
 -------
