@@ -9,7 +9,7 @@
 #     language: python
 #     name: python3
 #   edgetiming:
-#     quick: {budget_minutes: 1.0, rec_budget_minutes: 1.0}
+#     quick: {budget_minutes: 1.0, rec_model: ""}
 #     expected_duration_s: 200
 #     timeout_cell_s: 900
 # ---

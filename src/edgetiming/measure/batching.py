@@ -45,8 +45,8 @@ from scipy.stats import spearmanr
 
 from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import ResourceMeter, ResourceUsage
-from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, TARGET_BLOCKS, timing_gc_off
-from edgetiming.measure.openloop import Periodic, Poisson
+from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, timing_gc_off
+from edgetiming.measure.openloop import Periodic, Poisson, requests_per_block
 from edgetiming.measure.sentinel import SentinelSeries, time_after
 from edgetiming.results import report
 from edgetiming.stats import quantiles as stats
@@ -386,7 +386,7 @@ def serve(
         # telemetry of the server thread's context switches, read by the caller right after
         # it enqueued a block's last item (never per item)
         interference = InterferenceMeter(tids=server_tid)
-        block = max(1, -(-n_requests // TARGET_BLOCKS))
+        block = requests_per_block(intended)
         t0 = perf() + int(start_delay_ms * 1e6)
         interference.mark(0)
         for k in range(n_requests):

@@ -54,8 +54,10 @@ __all__ = [
     "DROPPED_NS",
     "OpenLoopRun",
     "Periodic",
+    "MIN_STREAM_BLOCK_NS",
     "Poisson",
     "open_loop",
+    "requests_per_block",
 ]
 
 DROPPED_NS = int(np.iinfo(np.int64).max)  # latency given to a dropped request: never in time
@@ -311,6 +313,28 @@ class OpenLoopRun:
             report.check(f"{name}.slo", v.verdict, v.reason)
 
 
+#: a stream's telemetry block spans at least this long: /proc/stat counts CPU time in ticks of
+#: 10 ms, so a 25 ms block on 2 CPUs could only read 0%, 20%, 40%...; at 200 ms a tick is 2.5%
+MIN_STREAM_BLOCK_NS = 200_000_000
+
+
+def requests_per_block(intended_ns: np.ndarray) -> int:
+    """Requests per telemetry block of a stream: about ``TARGET_BLOCKS`` blocks, each spanning at
+    least :data:`MIN_STREAM_BLOCK_NS` of the schedule.
+
+    Example
+    -------
+    >>> requests_per_block(np.arange(1000) * 1_000_000)  # 999 ms of schedule: 4 blocks of 250
+    250
+    >>> requests_per_block(np.arange(4000) * 5_000_000)  # 20 s: TARGET_BLOCKS blocks
+    100
+    """
+    n = int(intended_ns.size)
+    span = int(intended_ns[-1] - intended_ns[0]) if n else 0
+    blocks = max(1, min(TARGET_BLOCKS, span // MIN_STREAM_BLOCK_NS))
+    return max(1, -(-n // blocks))
+
+
 def open_loop(
     fn: Callable[[], Any],
     arrivals: Periodic | Poisson,
@@ -388,7 +412,7 @@ def open_loop(
     threads = [threading.Thread(target=work, name=f"open-loop-worker-{w}", daemon=True)
                for w in range(workers)]
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    block = max(1, -(-n_requests // TARGET_BLOCKS))
+    block = requests_per_block(intended)
     with timing_gc_off(), meter:
         for th in threads:
             th.start()
