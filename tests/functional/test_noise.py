@@ -243,8 +243,10 @@ def test_noise_figure_of_closed_loop_runs_has_latency_sentinel_units_and_the_str
     assert runs[0].steady_per_sentinel().size == 200 and 1.6 < float(np.median(runs[0].steady_per_sentinel())) < 2.5
     # each block in sentinel units: a 200 us model beside a 100 us sentinel reads about 2
     assert all(1.6 < float(np.median(r)) < 2.5 for _, r in rat.values())
-    assert busy[0].min() == 0 and busy[0].size == sum(r.interference.n_blocks - r.interference.steady_from
-                                                      for r in runs)
+    # the strip: the steady blocks, short ones merged until a row spans 200 ms (a /proc tick is 10 ms)
+    raw = [(t.t_start_ns[t.steady_from:], t.t_end_ns[t.steady_from:]) for t in (r.interference for r in runs)]
+    assert busy[0].min() == 0 and 1 <= busy[0].size < sum(a.size for a, _ in raw)
+    assert (busy[1] - busy[0]).sum() * 1e9 >= sum(float((b - a).sum()) for a, b in raw) - 1e3
     fig, alt = noise.figure(runs, labels=["first", "second"])
     assert len(fig.axes) == 3 and fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[2])
     assert "in sentinel units first ran at" in alt and "of the measured CPUs" in alt
@@ -286,6 +288,20 @@ def test_a_batching_server_carries_telemetry_and_a_sentinel_and_draws_its_noise(
     assert run.to_dict()["sentinel_ms_after"] > 0
     lat, rat, busy = noise.panels([run], labels=["dynamic"])
     assert lat["dynamic"][0].size == 80 and rat["dynamic"][1].size == 1 and busy[2].size == 3
+
+
+def test_short_strip_rows_are_merged_by_wall_time_and_never_across_a_gap():
+    from edgetiming.measure.noise import merge_strip
+
+    ms = 1e6
+    t0 = np.array([0, 50, 100, 150, 1000, 1100]) * ms  # four contiguous 50 ms rows, a gap, two more
+    t1 = t0 + np.array([50, 50, 50, 50, 100, 100]) * ms
+    a, b, share = merge_strip(t0[::-1], t1[::-1], np.array([np.nan, 0.2, 0.0, 0.0, 0.5, 1.0])[::-1])
+    assert (a / ms).tolist() == [0, 1000] and (b / ms).tolist() == [200, 1200]
+    # NaN rows are unknown, not idle: the first window is the mean of its three known rows
+    np.testing.assert_allclose(share, [0.2 / 3, 0.75])
+    one = merge_strip(np.array([0.0]), np.array([300 * ms]), np.array([0.4]))
+    assert [x.tolist() for x in one] == [[0.0], [300 * ms], [0.4]]
 
 
 def test_panels_filled_by_hand_draw_like_any_other_source():

@@ -34,7 +34,7 @@ from edgetiming.measure.openloop import OpenLoopRun
 from edgetiming.measure.rounds import RoundsRun
 from edgetiming.results import figures
 
-__all__ = ["Panels", "figure", "panels"]
+__all__ = ["MIN_STRIP_NS", "Panels", "figure", "merge_strip", "panels"]
 
 
 class Panels:
@@ -154,18 +154,53 @@ def _collect(source: RoundsRun | Sequence[Any] | Panels, labels: Sequence[str] |
     return got
 
 
+#: strip rows shorter than this are drawn merged with their neighbours: /proc/stat counts CPU
+#: time in 10 ms ticks, so a 20 ms block on 2 CPUs can only read 0%, 25%, 50%...
+MIN_STRIP_NS = 200_000_000
+_STRIP_GAP_NS = 20_000_000  # rows further apart than this (another process, a pause) are never merged
+
+
+def merge_strip(t0: np.ndarray, t1: np.ndarray, share: np.ndarray, min_ns: float = MIN_STRIP_NS
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjacent strip rows merged in time order until each spans ``min_ns``; the share of a merged
+    row is its rows' shares weighted by their wall time (NaN rows left out; all NaN gives NaN).
+
+    Example
+    -------
+    >>> t0 = np.arange(10) * 20e6
+    >>> a, b, sh = merge_strip(t0, t0 + 20e6, np.r_[1.0, np.zeros(9)])
+    >>> a.tolist(), b.tolist(), sh.round(3).tolist()
+    ([0.0], [200000000.0], [0.1])
+    """
+    order = np.argsort(t0, kind="stable")
+    t0, t1, share = (np.asarray(x, dtype=float)[order] for x in (t0, t1, share))
+    out: list[tuple[float, float, float]] = []
+    i = 0
+    while i < t0.size:
+        j = i + 1
+        while j < t0.size and t1[j - 1] - t0[i] < min_ns and t0[j] - t1[j - 1] <= _STRIP_GAP_NS:
+            j += 1
+        wall, sh = t1[i:j] - t0[i:j], share[i:j]
+        known = np.isfinite(sh) & (wall > 0)
+        out.append((t0[i], t1[j - 1], float(np.sum(sh[known] * wall[known]) / np.sum(wall[known]))
+                    if known.any() else float("nan")))
+        i = j
+    a, b, c = (np.array(x, dtype=float) for x in zip(*out)) if out else (np.empty(0),) * 3
+    return a, b, c
+
+
 def _arrays(got: Panels) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]],
                                   tuple[np.ndarray, np.ndarray, np.ndarray]]:
     if not got.t0:
         raise ValueError("no steady block to draw")
-    t0, t1 = np.array(got.t0), np.array(got.t1)
+    t0, t1, share = merge_strip(np.array(got.t0), np.array(got.t1), np.array(got.share))
     origin = float(t0.min())
 
     def join(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         return ((np.concatenate([p[0] for p in parts]) - origin) / 1e9, np.concatenate([p[1] for p in parts]))
 
     return ({k: join(v) for k, v in got.lat.items()}, {k: join(v) for k, v in got.rat.items()},
-            ((t0 - origin) / 1e9, (t1 - origin) / 1e9, np.array(got.share)))
+            ((t0 - origin) / 1e9, (t1 - origin) / 1e9, share))
 
 
 def panels(source: RoundsRun | Sequence[ClosedLoopRun] | Sequence[OpenLoopRun] | Panels,
