@@ -316,6 +316,17 @@ def test_panels_filled_by_hand_draw_like_any_other_source():
     assert rat["cold"][1].tolist() == [3.0, 3.1, 2.9] and busy[2].max() == 0.6
     fig, alt = noise.figure(p)
     assert "in sentinel units cold ran at" in alt and len(fig.axes) == 3
+    # a series drawn in sentinel units keeps its colour from the latency row, even when the
+    # series before it has no sentinel (a cross-check's single-stream blocks)
+    q = noise.Panels()
+    q.calls("first", t, np.full(5, 1e6))  # no sentinel: nothing in the middle row
+    q.calls("cold", t, np.full(5, 3e6))
+    q.ratio("cold", t, np.full(5, 3.0))
+    q.strip(t, t + 5e8, np.zeros(5))
+    fig, _ = noise.figure(q)
+    lat_colors = {ln.get_label(): ln.get_color() for ln in fig.axes[0].get_lines()}
+    (ratio_line,) = [ln for ln in fig.axes[1].get_lines() if ln.get_label() == "cold"]
+    assert ratio_line.get_color() == lat_colors["cold"]
 
 
 # --------------------------------------------------------------------------- sentinel

@@ -728,7 +728,8 @@ def noise_timeline(
             keep = np.isfinite(ts) & np.isfinite(r)
             if not keep.any():
                 continue
-            rax.plot(ts[keep], r[keep], "o", markersize=3, color=PALETTE[i % len(PALETTE)], label=label)
+            color = PALETTE[list(latency).index(label) % len(PALETTE)] if label in latency else PALETTE[i % len(PALETTE)]
+            rax.plot(ts[keep], r[keep], "o", markersize=3, color=color, label=label)  # the label's colour above
             med = float(np.median(r[keep]))
             ratio_text.append(f"{label} ran at {format_number(med)}x the sentinel ({format_number(float(r[keep].min()))}"
                               f"-{format_number(float(r[keep].max()))}x over {_count(int(keep.sum()), per)})")
