@@ -49,6 +49,7 @@ from edgetiming.host.resources import (
 from edgetiming.measure.isolation import model_source, run_child
 from edgetiming.measure.sentinel import (
     SENTINEL_CALLS_PER_BLOCK,
+    BlockSentinel,
     Sentinel,
     SentinelSeries,
     block_medians,
@@ -530,14 +531,7 @@ def _drive(
     capacity = iters if iters is not None else max_iters
     out = np.empty(warmup_iters + capacity, dtype=np.int64)
     perf = time.perf_counter_ns
-    sent_ns: list[int] = []
-    sent_block: list[int] = []
-    sent_warm = np.empty(3 if sentinel else 0, dtype=np.int64)
-    for i in range(sent_warm.size):
-        t = perf()
-        sentinel()  # type: ignore[misc]
-        sent_warm[i] = perf() - t
-    sent_cpu_ns = 0
+    sent = BlockSentinel(sentinel) if sentinel is not None else None
     interference = InterferenceMeter()
     interference.mark(0)
     loop(out, 0, warmup_iters, a, b)
@@ -547,16 +541,8 @@ def _drive(
 
     def boundary() -> None:
         """End of a block: the sentinel's calls for it, then the telemetry mark (never inside a block)."""
-        nonlocal sent_cpu_ns
-        if sentinel is not None:
-            c0 = time.process_time_ns()
-            block = len(interference.snaps) - 1
-            for _ in range(SENTINEL_CALLS_PER_BLOCK):
-                t = perf()
-                sentinel()
-                sent_ns.append(perf() - t)
-                sent_block.append(block)
-            sent_cpu_ns += time.process_time_ns() - c0
+        if sent is not None:
+            sent.after(len(interference.snaps) - 1)
         interference.mark(n)
 
     meter = ResourceMeter()
@@ -596,12 +582,10 @@ def _drive(
                     reason = "count" if iters is not None else "max_iters"
     usage = meter.usage(n - warmup_iters)
     series = None
-    if sentinel is not None:
+    if sent is not None:
         # the sentinel's CPU time is not the model's: take it out of the per-inference cost
-        usage = replace(usage, user_s=max(usage.user_s - sent_cpu_ns / 1e9, 0.0))
-        series = SentinelSeries(np.array(sent_ns, dtype=np.int64), np.array(sent_block, dtype=np.int64),
-                                getattr(sentinel, "describe", lambda: {"kind": "callable", "callable": getattr(
-                                    sentinel, "__qualname__", repr(sentinel))})(), sent_warm)
+        usage = replace(usage, user_s=max(usage.user_s - sent.cpu_ns / 1e9, 0.0))
+        series = sent.series()
     table = interference.table(steady_from_iter=warmup_iters)
     return out[:n].copy() if n < out.size else out, reason, usage, table, series
 

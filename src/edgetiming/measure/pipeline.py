@@ -40,9 +40,15 @@ import numpy as np
 
 from edgetiming.host.interference import InterferenceMeter, InterferenceTable
 from edgetiming.host.resources import ResourceMeter, ResourceUsage
-from edgetiming.measure.closedloop import RUN_SCHEMA_VERSION, TARGET_BLOCKS, report_interference, timing_gc_off
+from edgetiming.measure.closedloop import (
+    RUN_SCHEMA_VERSION,
+    TARGET_BLOCKS,
+    report_interference,
+    timing_gc_off,
+)
 from edgetiming.measure.sentinel import (
     SENTINEL_CALLS_PER_BLOCK,
+    BlockSentinel,
     Sentinel,
     SentinelSeries,
     block_medians,
@@ -245,15 +251,7 @@ def run_pipeline(
     start_ns = np.empty(n, dtype=np.int64)
     outputs: list[Any] = []
     perf = time.perf_counter_ns
-    sent = Sentinel() if sentinel else None
-    sent_warm = np.empty(3 if sent else 0, dtype=np.int64)
-    for w in range(sent_warm.size):
-        t = perf()
-        sent()  # type: ignore[misc]
-        sent_warm[w] = perf() - t
-    sent_ns: list[int] = []
-    sent_block: list[int] = []
-    sent_cpu_ns = 0
+    sent = BlockSentinel(Sentinel()) if sentinel else None
     # the warmup items are one block (no sentinel after it), the others about TARGET_BLOCKS blocks
     step = max(1, -(-(n - warm) // TARGET_BLOCKS))
     ends = ([warm] if warm else []) + list(range(warm + step, n, step)) + ([n] if n > warm else [])
@@ -278,21 +276,13 @@ def run_pipeline(
                     outputs.append(x)
             lo = end
             if sent is not None and end > warm:  # after the block's last item, never inside one
-                c0 = time.process_time_ns()
-                block = len(interference.snaps) - 1
-                for _ in range(SENTINEL_CALLS_PER_BLOCK):
-                    t = perf()
-                    sent()
-                    sent_ns.append(perf() - t)
-                    sent_block.append(block)
-                sent_cpu_ns += time.process_time_ns() - c0
+                sent.after(len(interference.snaps) - 1)
             interference.mark(end)
     usage = meter.usage(max(n - warm, 0))
     series = None
     if sent is not None:
         # the sentinel's CPU time is not the pipeline's: take it out of the per-item cost
-        usage = replace(usage, user_s=max(usage.user_s - sent_cpu_ns / 1e9, 0.0))
-        series = SentinelSeries(np.array(sent_ns, dtype=np.int64), np.array(sent_block, dtype=np.int64),
-                                sent.describe(), sent_warm)
+        usage = replace(usage, user_s=max(usage.user_s - sent.cpu_ns / 1e9, 0.0))
+        series = sent.series()
     return PipelineRun(names, stage_ns, e2e_ns, warm, usage, outputs, confidence, start_ns,
                        interference.table(steady_from_iter=warm), series)

@@ -33,6 +33,7 @@ Example
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "Attribution",
     "BlockMedians",
     "BlockRatio",
+    "BlockSentinel",
     "Sentinel",
     "SentinelSeries",
     "Shift",
@@ -89,6 +91,51 @@ class SentinelSeries:
             if x.size:
                 out[b] = float(np.median(x))
         return out
+
+
+class BlockSentinel:
+    """The sentinel timed after each block of a measurement that owns its loop (a closed loop,
+    a pipeline): 3 warm-up calls at construction, then :meth:`after` at every block boundary
+    (``SENTINEL_CALLS_PER_BLOCK`` calls, each recorded with its block), and :meth:`series`.
+    ``cpu_ns`` is the CPU time the sentinel took, to be taken out of the measured work's cost.
+
+    Example
+    -------
+    >>> bs = BlockSentinel(lambda: None)
+    >>> bs.after(0); bs.after(1)
+    >>> s = bs.series(); s.block.tolist().count(1), s.warmup_ns.size
+    (10, 3)
+    """
+
+    def __init__(self, fn: Any, warmup: int = 3) -> None:
+        self.fn = fn
+        perf = time.perf_counter_ns
+        self.warmup_ns = np.empty(warmup, dtype=np.int64)
+        for i in range(warmup):
+            t = perf()
+            fn()
+            self.warmup_ns[i] = perf() - t
+        self.ns: list[int] = []
+        self.block: list[int] = []
+        self.cpu_ns = 0
+
+    def after(self, block: int) -> None:
+        """Time the calls after block ``block`` (never inside one)."""
+        perf, fn = time.perf_counter_ns, self.fn
+        c0 = time.process_time_ns()
+        for _ in range(SENTINEL_CALLS_PER_BLOCK):
+            t = perf()
+            fn()
+            self.ns.append(perf() - t)
+            self.block.append(block)
+        self.cpu_ns += time.process_time_ns() - c0
+
+    def series(self) -> SentinelSeries:
+        fn = self.fn
+        desc = fn.describe() if hasattr(fn, "describe") else {
+            "kind": "callable", "callable": getattr(fn, "__qualname__", repr(fn))}
+        return SentinelSeries(np.array(self.ns, dtype=np.int64), np.array(self.block, dtype=np.int64), desc,
+                              self.warmup_ns)
 
 
 def time_after(block: int, *, sentinel: Any = None, calls: int = SENTINEL_CALLS_PER_BLOCK,
